@@ -1,0 +1,143 @@
+"""The IMDB reference search: data, hypermodel, tuner and final test, in one call.
+
+Used by `kt-twostage search` and the examples; the library pieces it joins
+(`load_imdb`, `ImdbLstmHyperModel`, `TwoStageTuner`) know nothing of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from kt_twostage import _io
+from kt_twostage.data import load_imdb, sample_path
+from kt_twostage.hypermodel import ImdbLstmHyperModel
+from kt_twostage.tuner import TwoStageTuner
+
+RESULT_FILE = "result.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImdbSearchSettings:
+    """Everything that defines one IMDB search. Defaults: the reference.
+
+    `data=None` means the `KT_TWOSTAGE_IMDB` environment variable, else the
+    official archive, downloaded once (see `load_imdb`).
+    """
+
+    data: str | None = None
+    units_min: int = 10
+    units_max: int = 190
+    units_step: int = 10
+    stage1_epochs: int = 1
+    stage2_epochs: int = 30
+    stage2_trials: int = 11
+    max_learning_rate: float = 0.02
+    stage1_learning_rate: float = 0.001
+    num_words: int = 88584
+    max_length: int = 250
+    batch_size: int = 32
+    validation_split: float = 0.2
+    seed: int | None = None
+    verbose: int = 1
+    directory: str = "kt_twostage_runs"
+    project_name: str = "imdb"
+    overwrite: bool = False
+
+    def __post_init__(self):
+        if not self.units_min <= self.units_max:
+            raise ValueError(
+                f"Received units_min={self.units_min} > units_max="
+                f"{self.units_max}; expected units_min <= units_max."
+            )
+        if not 0 < self.validation_split < 1:
+            raise ValueError(
+                "Received an invalid value for `validation_split`, expected a "
+                f"number between 0 and 1 (exclusive), got {self.validation_split}."
+            )
+
+
+PRESETS = {
+    # The reference schedule on the full dataset: 19 + 11 trials.
+    "seed": ImdbSearchSettings(),
+    # The built-in sample with a short schedule: a few minutes on 2 CPU cores.
+    "quick": ImdbSearchSettings(
+        data=sample_path(),
+        units_min=8,
+        units_max=32,
+        units_step=8,
+        stage2_epochs=3,
+        stage2_trials=4,
+        num_words=10000,
+        max_length=120,
+        seed=0,
+        project_name="imdb_quick",
+    ),
+}
+
+
+def build_tuner(settings: ImdbSearchSettings, **tuner_kwargs) -> TwoStageTuner:
+    """The `TwoStageTuner` of an IMDB search (no data loaded)."""
+    hypermodel = ImdbLstmHyperModel(
+        num_words=settings.num_words,
+        units=(settings.units_min, settings.units_max, settings.units_step),
+        max_learning_rate=settings.max_learning_rate,
+        default_learning_rate=settings.stage1_learning_rate,
+    )
+    return TwoStageTuner(
+        hypermodel,
+        objective="val_accuracy",
+        stage1_epochs=settings.stage1_epochs,
+        stage2_epochs=settings.stage2_epochs,
+        stage2_trials=settings.stage2_trials,
+        max_learning_rate=settings.max_learning_rate,
+        stage1_learning_rate=settings.stage1_learning_rate,
+        seed=settings.seed,
+        directory=settings.directory,
+        project_name=settings.project_name,
+        overwrite=settings.overwrite,
+        **tuner_kwargs,
+    )
+
+
+def run_imdb_search(settings: ImdbSearchSettings, **tuner_kwargs) -> dict:
+    """Run (or resume) the search, test the chosen model once, save the result.
+
+    Returns:
+        A dict with the chosen `units` and `learning_rate`, its validation
+        score, the test accuracy and loss, and where it was written.
+    """
+    data = load_imdb(
+        settings.data, num_words=settings.num_words, max_length=settings.max_length
+    )
+    tuner = build_tuner(settings, **tuner_kwargs)
+    tuner.search(
+        data.x_train,
+        data.y_train,
+        validation_split=settings.validation_split,
+        batch_size=settings.batch_size,
+        verbose=settings.verbose,
+    )
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    model = tuner.get_best_models(1)[0]
+    test_loss, test_accuracy = model.evaluate(
+        data.x_test, data.y_test, batch_size=settings.batch_size, verbose=0
+    )
+    values = best_trial.hyperparameters.values
+    result = {
+        "units": values["units"],
+        "learning_rate": values["learning_rate"],
+        "stage": values["tuner/stage"],
+        "trial_id": best_trial.trial_id,
+        "objective": "val_accuracy",
+        "validation_score": best_trial.score,
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "train_reviews": int(len(data.x_train)),
+        "test_reviews": int(len(data.x_test)),
+        "settings": dataclasses.asdict(settings),
+    }
+    path = os.path.join(tuner.project_dir, RESULT_FILE)
+    _io.atomic_write_json(path, result)
+    result["path"] = path
+    return result
