@@ -126,6 +126,11 @@ class TwoStageOracle(keras_tuner.Oracle):
         # Resolved lazily: the search space is only known after the Tuner has
         # declared the hypermodel's hyperparameters (`update_space`).
         self._schedule = None
+        self._saved_objective_name = None
+        # What the user declared, kept apart from the space a reload restores.
+        self.declared_hyperparameters = (
+            hyperparameters.copy() if hyperparameters else None
+        )
 
     # ------------------------------------------------------------------ #
     # The schedule.
@@ -138,8 +143,9 @@ class TwoStageOracle(keras_tuner.Oracle):
             self.max_trials = self._schedule.total_trials
         return self._schedule
 
-    def _resolve_schedule(self) -> schedule.ScheduleConfig:
-        units = _find_hyperparameter(self.hyperparameters, self.units_hp, "units_hp")
+    def _resolve_schedule(self, space=None) -> schedule.ScheduleConfig:
+        space = space or self.hyperparameters
+        units = _find_hyperparameter(space, self.units_hp, "units_hp")
         if isinstance(units, hp_module.Int):
             grid = tuple(int(value) for value in units.values)
         elif isinstance(units, hp_module.Choice):
@@ -152,7 +158,7 @@ class TwoStageOracle(keras_tuner.Oracle):
                 'step=10)`) or a `Choice` (e.g. `hp.Choice("units", [32, 64])`).'
             )
         learning_rate = _find_hyperparameter(
-            self.hyperparameters, self.learning_rate_hp, "learning_rate_hp"
+            space, self.learning_rate_hp, "learning_rate_hp"
         )
         if not isinstance(learning_rate, hp_module.Float):
             raise ValueError(
@@ -263,14 +269,70 @@ class TwoStageOracle(keras_tuner.Oracle):
             if trial_id not in not_running
         }
         state["schedule"] = self._schedule.to_dict() if self._schedule else None
+        state["objective_name"] = self.objective.name
         return state
 
     def set_state(self, state):
+        if "schedule" not in state:
+            raise ValueError(
+                "this project was not made by TwoStageOracle (its oracle.json "
+                "has no two-stage schedule)"
+            )
         super().set_state(state)
+        self._saved_objective_name = state.get("objective_name")
         saved = state.get("schedule")
         self._schedule = schedule.ScheduleConfig.from_dict(saved) if saved else None
         if self._schedule is not None:
             self.max_trials = self._schedule.total_trials
+
+    def check_resumed_settings(self, space=None):
+        """Refuse to resume a project with other schedule settings.
+
+        Keras Tuner silently keeps a reloaded project's settings. Here every
+        difference is an error that lists them, except more stage-2 trials:
+        that only extends the schedule, so the search goes on and says so.
+
+        Args:
+            space: `HyperParameters` declared by the current hypermodel, to
+                compare the units grid and learning-rate range against.
+                Defaults to the reloaded space.
+        """
+        saved = self._schedule
+        if saved is None:
+            return
+        current = self._resolve_schedule(space)
+        differences = [
+            f"{field}: project has {getattr(saved, field)!r}, "
+            f"now {getattr(current, field)!r}"
+            for field in schedule.ScheduleConfig.__dataclass_fields__
+            if getattr(saved, field) != getattr(current, field)
+            and not (
+                field == "stage2_trials" and current.stage2_trials > saved.stage2_trials
+            )
+        ]
+        saved_objective = self._saved_objective_name
+        if saved_objective is not None and saved_objective != self.objective.name:
+            differences.append(
+                f"objective: project has {saved_objective!r}, "
+                f"now {self.objective.name!r}"
+            )
+        if differences:
+            raise ValueError(
+                f"Cannot resume the project in {self._project_dir} with other "
+                "schedule settings than it was started with: "
+                + "; ".join(differences)
+                + ". Resume with the original settings, or start over with "
+                "`overwrite=True` (this deletes the project) or a new "
+                "`project_name`."
+            )
+        if current.stage2_trials > saved.stage2_trials:
+            print(
+                f"extending stage 2 from {saved.stage2_trials} to "
+                f"{current.stage2_trials} trials"
+            )
+            self._schedule = current
+            self.max_trials = current.total_trials
+            self.save()
 
     def save(self):
         _io.atomic_write_json(self._get_oracle_fname(), self.get_state())

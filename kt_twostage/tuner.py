@@ -133,11 +133,34 @@ class TwoStageTuner(keras_tuner.Tuner):
                 "Nothing was changed. To start over, pass `overwrite=True` (this "
                 "deletes the project) or use a new `project_name`."
             ) from error
-        if not self._is_worker() and self.oracle._schedule is not None:
+        if self._is_worker():
+            return
+        self.oracle.check_resumed_settings(self._declared_space())
+        if self.oracle._schedule is not None:
             records = self.oracle.trial_records()
             print(
                 "resuming: " + schedule.describe_progress(self.oracle.schedule, records)
             )
+
+    def _declared_space(self):
+        """The search space the current hypermodel declares (None if none)."""
+        declared = self.oracle.declared_hyperparameters
+        if self.hypermodel is None:
+            return declared
+        space = declared.copy() if declared else keras_tuner.HyperParameters()
+        self.hypermodel.declare_hyperparameters(space)
+        self.hypermodel.build(space)
+        keras.backend.clear_session()
+        return space
+
+    def load_model(self, trial):
+        # The checkpoint holds the optimizer's slots too; a freshly compiled
+        # model has none yet, and Keras warns about it on every load.
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="Skipping variable loading for optimizer"
+            )
+            return super().load_model(trial)
 
 
 def _trial_number(trial_id):

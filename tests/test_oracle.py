@@ -388,3 +388,79 @@ def test_space_with_stage1_rate_above_max(tmp_path):
     )
     with pytest.raises(ValueError, match="expected at most `max_learning_rate`"):
         oracle.create_trial("tuner0")
+
+
+# --------------------------------------------------------------------------- #
+# Resuming with other settings.
+# --------------------------------------------------------------------------- #
+def _started_project(tmp_path, **kwargs):
+    oracle = make_oracle(tmp_path, **kwargs)
+    for _ in range(2):
+        finish(oracle, oracle.create_trial("tuner0"), 0.5)
+    oracle.save()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"stage2_epochs": 10}, "stage2_epochs: project has 30, now 10"),
+        ({"stage1_epochs": 2}, "stage1_epochs: project has 1, now 2"),
+        ({"stage2_trials": 3}, "stage2_trials: project has 4, now 3"),
+        ({"max_learning_rate": 0.01}, "max_learning_rate: project has 0.02, now 0.01"),
+        ({"direction": "min"}, "direction: project has 'max', now 'min'"),
+        (
+            {"hyperparameters": make_space(units=(10, 40, 10))},
+            r"units_grid: project has \(10, 20, 30\), now \(10, 20, 30, 40\)",
+        ),
+    ],
+)
+def test_resume_with_other_settings_lists_the_differences(tmp_path, changes, message):
+    _started_project(tmp_path)
+    space = changes.pop("hyperparameters", None)
+    resumed = fresh_reload(tmp_path, **changes)
+    with pytest.raises(ValueError, match=message + ".*overwrite=True"):
+        resumed.check_resumed_settings(space)
+
+
+def test_resume_with_another_objective_is_refused(tmp_path):
+    _started_project(tmp_path)
+    resumed = TwoStageOracle(
+        objective=kt.Objective("other", "max"), hyperparameters=make_space()
+    )
+    resumed._set_project_dir(str(tmp_path), "project")
+    resumed.reload()
+    with pytest.raises(ValueError, match="objective: project has 'score'"):
+        resumed.check_resumed_settings()
+
+
+def test_resume_with_more_stage2_trials_extends(tmp_path, capsys):
+    oracle = make_oracle(tmp_path)
+    first = run_to_end(oracle, score_from_values)
+    resumed = fresh_reload(tmp_path, stage2_trials=6)
+    resumed.check_resumed_settings()
+    assert "extending stage 2 from 4 to 6 trials" in capsys.readouterr().out
+    more = run_to_end(resumed, score_from_values)
+    assert len(more) == 2
+    expected = run_to_end(
+        make_oracle(tmp_path / "reference", stage2_trials=6), score_from_values
+    )
+    assert first + more == expected
+    assert fresh_reload(tmp_path, stage2_trials=6).max_trials == 9
+
+
+def test_resume_with_same_settings_passes(tmp_path):
+    _started_project(tmp_path)
+    fresh_reload(tmp_path).check_resumed_settings(make_space())
+
+
+def test_resume_a_project_of_another_tuner_is_refused(tmp_path):
+    random_search = kt.oracles.RandomSearchOracle(
+        objective=kt.Objective("score", "max"), hyperparameters=make_space()
+    )
+    random_search._set_project_dir(str(tmp_path), "project")
+    trial = random_search.create_trial("tuner0")
+    random_search.update_trial(trial.trial_id, {"score": 0.5})
+    trial.status = "COMPLETED"
+    random_search.end_trial(trial)
+    with pytest.raises(RuntimeError, match="not made by TwoStageOracle"):
+        fresh_reload(tmp_path)

@@ -121,3 +121,25 @@ def test_corrupt_tuner_file_is_an_error(tmp_path, tiny_data):
         make_tuner(tmp_path)
     assert path.read_text() == "{"
     json.loads((tmp_path / "tiny" / "oracle.json").read_text())
+
+
+def test_resume_with_another_grid_is_refused(tmp_path, tiny_data):
+    x, y = tiny_data
+    tuner = make_tuner(tmp_path)
+    tuner.search(x, y, validation_split=0.25, verbose=0)
+
+    def wider_model(hp):
+        hp.Choice("width", [2, 4, 8])
+        return build_model(hp)
+
+    with pytest.raises(ValueError, match=r"units_grid: project has \(2, 4\)"):
+        TwoStageTuner(
+            wider_model,
+            units_hp="width",
+            learning_rate_hp="lr",
+            stage1_epochs=1,
+            stage2_epochs=2,
+            stage2_trials=3,
+            directory=str(tmp_path),
+            project_name="tiny",
+        )
