@@ -1,0 +1,506 @@
+"""Loads the IMDB movie reviews from raw text as padded integer token ids.
+
+The reviews come from the Large Movie Review Dataset v1.0 (Maas et al., ACL 2011),
+read from its official archive or a folder with the same layout, and are tokenized
+with `keras.layers.TextVectorization` fitted on the training split only.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import string
+import tarfile
+import tempfile
+import warnings
+import zipfile
+import zlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kt_twostage._validation import check_positive_int
+
+IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
+ENV_VAR = "KT_TWOSTAGE_IMDB"
+
+# Part of every cache key: bump it whenever tokenization or the array layout
+# changes, so that caches written by an older version are never read.
+TOKENIZER_VERSION = 1
+
+# The reviews are sorted by path (so the result does not depend on the order of
+# the archive or the file system), then shuffled with this fixed seed. Sorted
+# alone, each split would hold every negative review before every positive one,
+# and the last 20% that `fit(validation_split=0.2)` keeps would be all positive.
+# 113 is the seed `keras.datasets.imdb.load_data` uses.
+SHUFFLE_SEED = 113
+
+_SPLITS = ("train", "test")
+_LABELS = {"neg": 0, "pos": 1}
+# Review files inside an archive, with or without a leading `aclImdb/`.
+# Everything else (`unsup/`, `*.feat`, `urls_*.txt`, `imdb.vocab`, `README`)
+# is skipped because it does not match.
+_REVIEW_MEMBER = re.compile(r"^(?:\./)?(?:aclImdb/)?(train|test)/(neg|pos)/[^/]+\.txt$")
+_LAYOUT = (
+    "the layout of the official aclImdb_v1.tar.gz: "
+    "aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt "
+    "(a .tar.gz archive, the `aclImdb` folder or the folder that contains it)"
+)
+# Large batches keep TensorFlow's per-batch overhead negligible (see
+# docs/benchmarks/data_loading.md).
+_BATCH_SIZE = 2048
+# Same punctuation set as the Keras text classification tutorial.
+_PUNCTUATION = f"[{re.escape(string.punctuation)}]"
+# A few loads per process at most (one per setting); each holds ~100 MB.
+_MEMO_SIZE = 4
+_MEMO = {}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ImdbData:
+    """The tokenized IMDB reviews returned by `load_imdb`.
+
+    Attributes:
+        x_train: int32 array of shape `(n_train, max_length)` of token ids.
+        y_train: int32 array of shape `(n_train,)`, 0 (negative) or 1 (positive).
+        x_test: int32 array of shape `(n_test, max_length)`.
+        y_test: int32 array of shape `(n_test,)`.
+        vocabulary: list of str, the token of each id: `vocabulary[0]` is `""`
+            (padding), `vocabulary[1]` is `"[UNK]"` (out of vocabulary).
+
+    The arrays are read-only, because one `ImdbData` is shared by every call
+    with the same source and settings in a process.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    vocabulary: list
+
+    def __repr__(self):
+        return (
+            f"ImdbData(x_train={self.x_train.shape}, x_test={self.x_test.shape}, "
+            f"vocabulary={len(self.vocabulary)} tokens)"
+        )
+
+
+def sample_path():
+    """Returns the path of the built-in sample of the IMDB reviews.
+
+    A `.tar.gz` with 1,000 training and 1,000 test reviews (balanced) drawn
+    from the full dataset by `tools/make_sample_data.py`; small enough for
+    demos and tests, far too small for meaningful accuracy.
+    """
+    return os.path.join(
+        os.path.dirname(os.path.abspath(__file__)),
+        "sample_data",
+        "aclImdb_sample.tar.gz",
+    )
+
+
+def load_imdb(path=None, *, num_words=88584, max_length=250, cache_dir=None):
+    """Loads the IMDB reviews as padded token ids, ready for an `Embedding`.
+
+    The text is lowercased, `<br />` tags and punctuation are removed, and
+    the text is split on whitespace by a `keras.layers.TextVectorization`
+    adapted on the training reviews only. Each review then becomes its last
+    `max_length` token ids, with zeros in front of shorter reviews (what
+    `keras.utils.pad_sequences` does by default). Reviews are sorted by path
+    and shuffled with a fixed seed, so every call gives the same arrays.
+
+    The arrays are cached in `cache_dir` under a key made of the source's
+    identity (the sha256 of an archive's bytes, so a moved or copied archive
+    still hits the cache; for a folder its absolute path and the name, size
+    and modification time of every review file), `num_words`, `max_length`
+    and `TOKENIZER_VERSION`. Within a process, later calls return the same
+    `ImdbData` without touching the disk.
+
+    Args:
+        path: Path of the reviews: the official `aclImdb_v1.tar.gz` (or any
+            `.tar`/`.tar.gz` with the same layout), the extracted `aclImdb`
+            folder or the folder that contains it. Only
+            `{train,test}/{pos,neg}/*.txt` are read; `unsup/` and the other
+            files are ignored. Defaults to `None`: the environment variable
+            `KT_TWOSTAGE_IMDB` if set, else the official archive, downloaded
+            once into the Keras cache (`~/.keras/datasets`, or
+            `$KERAS_HOME/datasets`) and checked against its sha256.
+        num_words: Integer, the size of the vocabulary including the two
+            reserved ids: 0 for padding and 1 for out-of-vocabulary words.
+            The `num_words - 2` most frequent training words get the ids
+            `2, ..., num_words - 1`, so every id is below `num_words` and fits
+            `Embedding(num_words, ...)`. If the training reviews hold fewer
+            distinct words, the vocabulary is smaller. Must be at least 2.
+            Defaults to `88584`.
+        max_length: Integer, the length of every tokenized review. Defaults
+            to `250`.
+        cache_dir: Folder for the tokenized arrays. Defaults to `None`:
+            `kt_twostage/` in the Keras home (`~/.keras`, or `$KERAS_HOME`).
+
+    Returns:
+        An `ImdbData`: `x_train`, `y_train`, `x_test`, `y_test` and
+        `vocabulary`. The full dataset has 25,000 training and 25,000 test
+        reviews, half of each positive.
+
+    Example:
+
+    ```python
+    data = load_imdb(sample_path(), num_words=10000, max_length=200)
+    data.x_train.shape  # (1000, 200)
+    data.vocabulary[:3]  # ['', '[UNK]', 'the']
+    ```
+    """
+    _check_num_words(num_words)
+    check_positive_int("max_length", max_length)
+    source = _resolve_source(path)
+    if os.path.isdir(source):
+        root = _find_root(source)
+        files = _list_folder(root)
+        identity = ["folder", root, _folder_signature(files)]
+    else:
+        files = None
+        identity = ["archive", _sha256(source)]
+    settings = [int(num_words), int(max_length), TOKENIZER_VERSION]
+    key = hashlib.sha256(json.dumps([identity, settings]).encode()).hexdigest()[:24]
+    if key in _MEMO:
+        return _MEMO[key]
+
+    cache_dir = cache_dir or os.path.join(_keras_home(), "kt_twostage")
+    cache_file = os.path.join(
+        os.path.expanduser(cache_dir), f"imdb-{num_words}-{max_length}-{key}.npz"
+    )
+    data = _read_cache(cache_file)
+    if data is None:
+        if files is None:
+            reviews = _read_archive(source)
+        else:
+            reviews = _read_folder(files)
+        data = _tokenize(reviews, num_words, max_length)
+        try:
+            _write_cache(cache_file, data)
+        except OSError as error:
+            # A cache that cannot be written (read-only home, full disk) costs
+            # time on the next run, not this run's data.
+            warnings.warn(
+                f"Could not write the cache file '{cache_file}': {error}.",
+                stacklevel=2,
+            )
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.pop(next(iter(_MEMO)))
+    _MEMO[key] = data
+    return data
+
+
+def _check_num_words(num_words):
+    check_positive_int("num_words", num_words)
+    if num_words < 2:
+        raise ValueError(
+            "Received an invalid value for argument `num_words`, expected an "
+            f"integer >= 2 (ids 0 and 1 are reserved for padding and "
+            f"out-of-vocabulary words), got {num_words!r}."
+        )
+
+
+def _keras_home():
+    # Read at call time (Keras reads it once at import) so that KERAS_HOME
+    # set later, e.g. by a test, is honoured.
+    home = os.environ.get("KERAS_HOME")
+    if home:
+        return os.path.expanduser(home)
+    base = os.path.expanduser("~")
+    if not os.access(base, os.W_OK):
+        base = tempfile.gettempdir()
+    return os.path.join(base, ".keras")
+
+
+def _resolve_source(path):
+    if path is None:
+        path = os.environ.get(ENV_VAR) or _download()
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No IMDB reviews at '{path}'. Expected {_LAYOUT}. Download "
+            f"{IMDB_URL}, or pass `path=None` (and leave {ENV_VAR} unset) to "
+            "download it automatically."
+        )
+    return path
+
+
+def _download():
+    home = _keras_home()
+    try:
+        # Keras' get_file silently falls back to /tmp/.keras when the folder
+        # does not exist yet; create it so the download lands where we expect.
+        os.makedirs(os.path.join(home, "datasets"), exist_ok=True)
+    except OSError:
+        home = os.path.join(tempfile.gettempdir(), ".keras")
+    target = os.path.join(home, "datasets", "aclImdb_v1.tar.gz")
+    try:
+        return keras.utils.get_file(
+            fname="aclImdb_v1.tar.gz",
+            origin=IMDB_URL,
+            file_hash=IMDB_SHA256,
+            cache_dir=home,
+        )
+    except ValueError as error:
+        # get_file raises on a hash mismatch but keeps the file; remove it so
+        # a truncated or tampered download is never used.
+        if os.path.exists(target):
+            os.remove(target)
+        raise ValueError(
+            f"The download of {IMDB_URL} to '{target}' is incomplete or "
+            f"corrupted (its sha256 is not {IMDB_SHA256}); the file was "
+            "removed. Try again, or download it yourself and pass its path as "
+            f"`path` or in the environment variable {ENV_VAR}."
+        ) from error
+    except Exception as error:  # get_file raises a bare Exception on URL errors.
+        raise OSError(
+            f"Could not download the IMDB reviews from {IMDB_URL}: {error}. "
+            "Download the archive yourself and pass its path as `path` or in "
+            f"the environment variable {ENV_VAR}."
+        ) from error
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _find_root(folder):
+    # Accept both the `aclImdb` folder itself and the folder that contains it.
+    if not os.path.isdir(os.path.join(folder, "train")) and os.path.isdir(
+        os.path.join(folder, "aclImdb")
+    ):
+        return os.path.join(folder, "aclImdb")
+    return folder
+
+
+def _list_folder(root):
+    """Returns `{(split, label): [DirEntry of each review, sorted by name]}`."""
+    files = {}
+    for split in _SPLITS:
+        for label in _LABELS:
+            folder = os.path.join(root, split, label)
+            if not os.path.isdir(folder):
+                raise ValueError(
+                    f"'{root}' is not an IMDB reviews folder: it has no "
+                    f"'{split}/{label}' folder. Expected {_LAYOUT}."
+                )
+            entries = [
+                entry
+                for entry in os.scandir(folder)
+                if entry.name.endswith(".txt") and entry.is_file()
+            ]
+            files[split, label] = sorted(entries, key=lambda entry: entry.name)
+    _check_not_empty(root, {key: len(value) for key, value in files.items()})
+    return files
+
+
+def _folder_signature(files):
+    signature = hashlib.sha256()
+    for (split, label), entries in sorted(files.items()):
+        for entry in entries:
+            stat = entry.stat()
+            line = f"{split}/{label}/{entry.name} {stat.st_size} {stat.st_mtime_ns}\n"
+            signature.update(line.encode())
+    return signature.hexdigest()
+
+
+def _check_not_empty(source, counts):
+    for (split, label), count in sorted(counts.items()):
+        if count == 0:
+            raise ValueError(
+                f"'{source}' has no reviews in '{split}/{label}' (no .txt "
+                f"files). Expected {_LAYOUT}."
+            )
+
+
+def _read_folder(files):
+    reviews = {}
+    for (split, label), entries in files.items():
+        for entry in entries:
+            with open(entry.path, "rb") as file:
+                reviews[f"{split}/{label}/{entry.name}"] = file.read()
+    return _split_reviews(reviews)
+
+
+def _read_archive(path):
+    reviews = {}
+    try:
+        # One sequential pass, nothing extracted to disk. Not the stream mode
+        # "r|*": it takes an archive cut short at a member boundary for a
+        # complete one. In "r:*" mode, reading the rest of the decompressed
+        # stream makes gzip (or bz2, xz) check its end marker and checksum,
+        # so a truncated or corrupt archive raises instead of losing reviews.
+        with tarfile.open(path, "r:*") as archive:
+            for member in archive:
+                match = _REVIEW_MEMBER.match(member.name)
+                if match and member.isfile():
+                    name = "/".join(match.groups()) + "/" + member.name.rsplit("/")[-1]
+                    reviews[name] = archive.extractfile(member).read()
+            while archive.fileobj.read(1 << 20):
+                pass
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise ValueError(
+            f"Could not read the IMDB archive '{path}': {error}. The file is "
+            f"not a .tar/.tar.gz archive, or it is truncated or corrupt. "
+            f"Expected {_LAYOUT}."
+        ) from error
+    if not reviews:
+        raise ValueError(
+            f"The archive '{path}' holds no IMDB reviews. Expected {_LAYOUT}."
+        )
+    counts = {(split, label): 0 for split in _SPLITS for label in _LABELS}
+    for name in reviews:
+        split, label, _ = name.split("/")
+        counts[split, label] += 1
+    _check_not_empty(path, counts)
+    return _split_reviews(reviews)
+
+
+def _split_reviews(reviews):
+    """Returns `{split: (texts, labels)}`, sorted by name then shuffled."""
+    result = {}
+    for split in _SPLITS:
+        names = sorted(name for name in reviews if name.startswith(split + "/"))
+        order = np.random.default_rng(SHUFFLE_SEED).permutation(len(names))
+        names = [names[i] for i in order]
+        # errors="replace": one badly encoded file must not stop the load.
+        texts = [reviews[name].decode("utf-8", errors="replace") for name in names]
+        labels = np.array([_LABELS[name.split("/")[1]] for name in names], "int32")
+        result[split] = texts, labels
+    return result
+
+
+def _standardize(text):
+    # The Keras text classification tutorial's standardization: lowercase,
+    # `<br />` line breaks become spaces, punctuation is dropped ("don't" ->
+    # "dont").
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, "<br />", " ")
+    return tf.strings.regex_replace(text, _PUNCTUATION, "")
+
+
+def _tokenize(reviews, num_words, max_length):
+    vectorizer = keras.layers.TextVectorization(
+        max_tokens=num_words, standardize=_standardize, ragged=True
+    )
+    train_texts, y_train = reviews["train"]
+    test_texts, y_test = reviews["test"]
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(train_texts).batch(_BATCH_SIZE))
+    return _read_only(
+        ImdbData(
+            x_train=_vectorize(vectorizer, train_texts, max_length),
+            y_train=y_train,
+            x_test=_vectorize(vectorizer, test_texts, max_length),
+            y_test=y_test,
+            # get_vocabulary() gives numpy strings; make them plain str, like
+            # the vocabulary read back from the cache.
+            vocabulary=[str(token) for token in vectorizer.get_vocabulary()],
+        )
+    )
+
+
+def _vectorize(vectorizer, texts, max_length):
+    batches = (
+        tf.data.Dataset.from_tensor_slices(texts)
+        .batch(_BATCH_SIZE)
+        .map(vectorizer, num_parallel_calls=tf.data.AUTOTUNE)
+    )
+    values, lengths = [], []
+    for batch in batches:
+        values.append(batch.flat_values.numpy())
+        lengths.append(batch.row_lengths().numpy())
+    return _pad_last(np.concatenate(values), np.concatenate(lengths), max_length)
+
+
+def _pad_last(values, lengths, max_length):
+    """Keeps each row's last `max_length` ids, zero-padded in front.
+
+    The vectorized equivalent of `keras.utils.pad_sequences(rows, max_length)`
+    (padding="pre", truncating="pre"), where row `i` is
+    `values[ends[i] - lengths[i]:ends[i]]`.
+    """
+    kept = np.minimum(lengths, max_length)
+    ends = np.cumsum(lengths)
+    rows = np.repeat(np.arange(len(lengths)), kept)
+    # Position of each kept id within its row's kept ids: 0, 1, ..., kept - 1.
+    offsets = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
+    padded = np.zeros((len(lengths), max_length), dtype="int32")
+    padded[rows, np.repeat(max_length - kept, kept) + offsets] = values[
+        np.repeat(ends - kept, kept) + offsets
+    ]
+    return padded
+
+
+def _read_only(data):
+    for array in (data.x_train, data.y_train, data.x_test, data.y_test):
+        array.flags.writeable = False
+    return data
+
+
+def _read_cache(cache_file):
+    if not os.path.exists(cache_file):
+        return None
+    try:
+        with np.load(cache_file, allow_pickle=False) as arrays:
+            vocabulary = arrays["vocabulary"].tobytes().decode("utf-8").split("\n")
+            data = ImdbData(
+                x_train=arrays["x_train"],
+                y_train=arrays["y_train"],
+                x_test=arrays["x_test"],
+                y_test=arrays["y_test"],
+                vocabulary=vocabulary,
+            )
+        if len(data.x_train) != len(data.y_train) or len(data.x_test) != len(
+            data.y_test
+        ):
+            raise ValueError("inconsistent array lengths")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        warnings.warn(
+            f"Ignoring the unreadable cache file '{cache_file}' ({error}); "
+            "tokenizing the reviews again.",
+            stacklevel=3,
+        )
+        return None
+    return _read_only(data)
+
+
+def _write_cache(cache_file, data):
+    os.makedirs(os.path.dirname(cache_file), exist_ok=True)
+    # Tokens never contain whitespace (TextVectorization splits on it), so the
+    # vocabulary round-trips through one newline-joined UTF-8 buffer, which is
+    # far smaller than a fixed-width numpy string array.
+    vocabulary = np.frombuffer("\n".join(data.vocabulary).encode("utf-8"), "uint8")
+    # Write next to the target, then rename: os.replace is atomic, so a killed
+    # process leaves either the old cache or the complete new one.
+    handle, temp_path = tempfile.mkstemp(
+        dir=os.path.dirname(cache_file),
+        prefix=f".{os.path.basename(cache_file)}.",
+        suffix=".tmp",
+    )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(
+                file,
+                x_train=data.x_train,
+                y_train=data.y_train,
+                x_test=data.x_test,
+                y_test=data.y_test,
+                vocabulary=vocabulary,
+            )
+            file.flush()
+            os.fsync(file.fileno())
+        # mkstemp creates the file private (0600); a cache is not a secret.
+        os.chmod(temp_path, 0o644)
+        os.replace(temp_path, cache_file)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise

@@ -1,0 +1,148 @@
+"""The reference LSTM sentiment classifier as a Keras Tuner HyperModel."""
+
+import numbers
+
+import keras
+import keras_tuner
+
+from kt_twostage._validation import check_positive_float, check_positive_int
+
+# Stage 2 starts at `max_learning_rate` and each next value is either half the
+# last one or halfway back up to the maximum, so after k steps the learning
+# rate is at least `max_learning_rate / 2**k`: 2**-10 for the reference's 11
+# trials. 2**-16 leaves room for a stage 2 of up to 17 trials.
+_MIN_LEARNING_RATE_RATIO = 2.0**-16
+
+
+class ImdbLstmHyperModel(keras_tuner.HyperModel):
+    """Embedding, LSTM and sigmoid classifier of the reference notebook.
+
+    `build(hp)` returns `Sequential([Embedding(num_words, units),
+    LSTM(units), Dense(1, activation="sigmoid")])` compiled with
+    `RMSprop(learning_rate)`, binary cross-entropy and accuracy, where
+    `units` is the integer hyperparameter `"units"` (the architecture, tuned
+    in stage 1) and `learning_rate` the float hyperparameter
+    `"learning_rate"` (log sampling, tuned in stage 2).
+
+    The LSTM keeps its defaults (tanh, sigmoid recurrent activation, no
+    recurrent dropout, not unrolled, with bias) and the embedding has no
+    mask, so on a GPU Keras runs the fast cuDNN kernel. Without a mask the
+    zeros in front of a short review are read as a (learned) padding token,
+    as in the reference, which feeds `pad_sequences`-padded reviews to it.
+
+    Args:
+        num_words: Integer, the vocabulary size: token ids must be in
+            `[0, num_words)`. Use the same value as in `load_imdb`.
+            Defaults to `88584`.
+        units: Tuple of three positive integers `(min_units, max_units,
+            step)`, the values of the `"units"` hyperparameter: the size of
+            the embedding and of the LSTM state. The default is the
+            reference's `range(10, 200, 10)`. Defaults to `(10, 190, 10)`.
+        max_learning_rate: Float, the largest value of `"learning_rate"`:
+            stage 2 starts there. Defaults to `0.02`.
+        default_learning_rate: Float, the value of `"learning_rate"` when no
+            trial sets it (stage 1 of the reference trains with `0.001`).
+            Defaults to `0.001`.
+        min_learning_rate: Float, the smallest value of `"learning_rate"`.
+            Defaults to `None`: `max_learning_rate / 2**16`, below any value
+            a stage 2 of up to 17 trials can reach (each stage-2 step at
+            most halves the learning rate).
+        **kwargs: Passed to `keras_tuner.HyperModel` (`name`, `tunable`).
+
+    Example:
+
+    ```python
+    hypermodel = ImdbLstmHyperModel(num_words=10000, units=(16, 64, 16))
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("units", 32)
+    model = hypermodel.build(hp)  # learning rate 0.001, the default
+    ```
+    """
+
+    def __init__(
+        self,
+        num_words=88584,
+        units=(10, 190, 10),
+        max_learning_rate=0.02,
+        default_learning_rate=0.001,
+        min_learning_rate=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_words = check_positive_int("num_words", num_words)
+        self.units = _check_units(units)
+        self.max_learning_rate = check_positive_float(
+            "max_learning_rate", max_learning_rate
+        )
+        self.default_learning_rate = check_positive_float(
+            "default_learning_rate", default_learning_rate
+        )
+        min_learning_rate = check_positive_float(
+            "min_learning_rate", min_learning_rate, allow_none=True
+        )
+        if min_learning_rate is None:
+            min_learning_rate = self.max_learning_rate * _MIN_LEARNING_RATE_RATIO
+        self.min_learning_rate = min_learning_rate
+        if self.default_learning_rate > self.max_learning_rate:
+            raise ValueError(
+                "Received an invalid value for argument `default_learning_rate`, "
+                f"expected at most `max_learning_rate` ({self.max_learning_rate}), "
+                f"got {default_learning_rate}."
+            )
+        if self.min_learning_rate >= self.max_learning_rate:
+            raise ValueError(
+                "Received an invalid value for argument `min_learning_rate`, "
+                f"expected less than `max_learning_rate` ({self.max_learning_rate}),"
+                f" got {min_learning_rate}."
+            )
+        if self.default_learning_rate < self.min_learning_rate:
+            raise ValueError(
+                "Received an invalid value for argument `default_learning_rate`, "
+                f"expected at least `min_learning_rate` ({self.min_learning_rate}), "
+                f"got {default_learning_rate}."
+            )
+
+    def build(self, hp):
+        min_units, max_units, step = self.units
+        units = hp.Int("units", min_units, max_units, step=step, default=min_units)
+        learning_rate = hp.Float(
+            "learning_rate",
+            min_value=self.min_learning_rate,
+            max_value=self.max_learning_rate,
+            sampling="log",
+            default=self.default_learning_rate,
+        )
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(None,), dtype="int32"),
+                keras.layers.Embedding(self.num_words, units),
+                keras.layers.LSTM(units),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+
+def _check_units(units):
+    if (
+        not isinstance(units, (tuple, list))
+        or len(units) != 3
+        or any(
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Integral)
+            or value < 1
+            for value in units
+        )
+        or units[0] > units[1]
+    ):
+        raise ValueError(
+            "Received an invalid value for argument `units`, expected a tuple "
+            "`(min_units, max_units, step)` of positive integers with "
+            f"`min_units <= max_units`, got {units!r}."
+        )
+    return tuple(int(value) for value in units)
