@@ -5,6 +5,8 @@ short training each, one learning rate); stage 2 adapts the learning rate for
 that architecture only.
 """
 
+from kt_twostage.data import ImdbData, load_imdb, sample_path
+from kt_twostage.hypermodel import ImdbLstmHyperModel
 from kt_twostage.oracle import TwoStageOracle
 from kt_twostage.schedule import ScheduleConfig, ScheduleError
 from kt_twostage.tuner import TwoStageTuner
@@ -12,16 +14,12 @@ from kt_twostage.tuner import TwoStageTuner
 __version__ = "0.1.0"
 
 __all__ = [
+    "ImdbData",
+    "ImdbLstmHyperModel",
     "ScheduleConfig",
     "ScheduleError",
     "TwoStageOracle",
     "TwoStageTuner",
+    "load_imdb",
+    "sample_path",
 ]
-
-try:  # The IMDB reference problem.
-    from kt_twostage.data import ImdbData, load_imdb, sample_path
-    from kt_twostage.hypermodel import ImdbLstmHyperModel
-
-    __all__ += ["ImdbData", "ImdbLstmHyperModel", "load_imdb", "sample_path"]
-except ImportError:  # pragma: no cover - only while those modules are written
-    pass
