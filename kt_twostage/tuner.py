@@ -9,7 +9,7 @@ import zlib
 import keras
 import keras_tuner
 
-from kt_twostage import schedule
+from kt_twostage import _io, schedule
 from kt_twostage.oracle import EPOCHS_KEY, TwoStageOracle
 
 # Arguments that belong to the oracle rather than to `keras_tuner.Tuner`.
@@ -122,6 +122,12 @@ class TwoStageTuner(keras_tuner.Tuner):
     def on_search_begin(self):
         self._idle_wait = None
         super().on_search_begin()
+
+    def save(self):
+        # As `BaseTuner.save`, but a kill never leaves a half-written file.
+        if not self._is_worker():
+            self.oracle.save()
+        _io.atomic_write_json(self._get_tuner_fname(), self.get_state())
 
     def reload(self):
         try:
