@@ -10,6 +10,7 @@ import dataclasses
 import os
 
 from kt_twostage import _io
+from kt_twostage._validation import check_positive_int
 from kt_twostage.data import load_imdb, sample_path
 from kt_twostage.hypermodel import ImdbLstmHyperModel
 from kt_twostage.tuner import TwoStageTuner
@@ -43,8 +44,18 @@ class ImdbSearchSettings:
     directory: str = "kt_twostage_runs"
     project_name: str = "imdb"
     overwrite: bool = False
+    # Speed options, all off by default (the reference). `stage2_patience`
+    # changes the stage-2 scores, so a project resumes only with its value;
+    # `mixed_precision` changes the numbers too (not checked on resume);
+    # `keep_checkpoints` only deletes files nothing can choose any more.
+    stage2_patience: int | None = None
+    keep_checkpoints: int | None = None
+    mixed_precision: bool = False
 
     def __post_init__(self):
+        for name in ("stage2_patience", "keep_checkpoints"):
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
         if not self.units_min <= self.units_max:
             raise ValueError(
                 f"Received units_min={self.units_min} > units_max="
@@ -83,6 +94,7 @@ def build_tuner(settings: ImdbSearchSettings, **tuner_kwargs) -> TwoStageTuner:
         units=(settings.units_min, settings.units_max, settings.units_step),
         max_learning_rate=settings.max_learning_rate,
         default_learning_rate=settings.stage1_learning_rate,
+        mixed_precision=settings.mixed_precision,
     )
     return TwoStageTuner(
         hypermodel,
@@ -93,6 +105,8 @@ def build_tuner(settings: ImdbSearchSettings, **tuner_kwargs) -> TwoStageTuner:
         max_learning_rate=settings.max_learning_rate,
         stage1_learning_rate=settings.stage1_learning_rate,
         seed=settings.seed,
+        stage2_patience=settings.stage2_patience,
+        keep_checkpoints=settings.keep_checkpoints,
         directory=settings.directory,
         project_name=settings.project_name,
         overwrite=settings.overwrite,
@@ -135,6 +149,16 @@ def run_imdb_search(settings: ImdbSearchSettings, **tuner_kwargs) -> dict:
         "test_loss": float(test_loss),
         "train_reviews": int(len(data.x_train)),
         "test_reviews": int(len(data.x_test)),
+        # Epochs the trials trained, and the epochs their stages scheduled
+        # (`stage2_patience` makes the first smaller).
+        "trained_epochs": int(sum(tuner.trained_epochs.values())),
+        "scheduled_epochs": int(
+            sum(
+                tuner.oracle.trials[trial_id].hyperparameters.values["tuner/epochs"]
+                for trial_id in tuner.trained_epochs
+                if trial_id in tuner.oracle.trials
+            )
+        ),
         "settings": dataclasses.asdict(settings),
     }
     path = os.path.join(tuner.project_dir, RESULT_FILE)

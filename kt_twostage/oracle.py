@@ -9,7 +9,7 @@ import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
 
-from kt_twostage import _io, schedule
+from kt_twostage import _io, schedule, speculative
 from kt_twostage._validation import (
     check_positive_float,
     check_positive_int,
@@ -18,6 +18,18 @@ from kt_twostage._validation import (
 
 STAGE_KEY = "tuner/stage"
 EPOCHS_KEY = "tuner/epochs"
+# Stage-2 trials only: where the trial sits in the tree of learning rates
+# (see `kt_twostage.speculative`), and whether it was started before its
+# parent's outcome was known.
+BRANCH_KEY = "tuner/stage2_branch"
+STEP_KEY = "tuner/stage2_step"
+SPECULATIVE_KEY = "tuner/speculative"
+
+# `trial_roles()` values.
+ROLE_STAGE1 = "stage 1"
+ROLE_PATH = speculative.ON_PATH
+ROLE_OFF_PATH = speculative.OFF_PATH
+ROLE_PENDING = speculative.PENDING
 
 _ENDED_STATUSES = (
     trial_module.TrialStatus.COMPLETED,
@@ -42,6 +54,17 @@ class TwoStageOracle(keras_tuner.Oracle):
     in the schedule is recomputed from the recorded trials, so a resumed search
     continues exactly where it stopped.
 
+    With `stage2_parallelism=P > 1` (distributed tuning with several workers),
+    stage 2 is speculative: up to P trials that may still be on the sequential
+    path run at once, the current one and the candidates for the next steps
+    (see `kt_twostage.speculative`). The path, its learning rates and the
+    result are exactly those of the sequential schedule for the same scores;
+    the trials that end up off the path are kept (`trial_roles()` says which)
+    and never chosen. Stage-2 trials carry their place in the tree in
+    `tuner/stage2_branch` and `tuner/stage2_step`, and `tuner/speculative`.
+    `max_trials` is then an upper bound: the search stops when the path is
+    complete.
+
     Args:
         objective: String or `keras_tuner.Objective`, the metric to optimize.
             Defaults to `"val_accuracy"`.
@@ -59,6 +82,10 @@ class TwoStageOracle(keras_tuner.Oracle):
         hyperparameters, seed, tune_new_entries, allow_new_entries,
         max_retries_per_trial, max_consecutive_failed_trials: as in
             `keras_tuner.Oracle`.
+        stage2_parallelism: Integer, how many stage-2 trials may run at once
+            (speculatively). Defaults to `1`: stage 2 is sequential. It does
+            not change the result, only how fast stage 2 gets there and how
+            many extra trials it trains, so it may differ between resumes.
 
     Example:
 
@@ -84,6 +111,7 @@ class TwoStageOracle(keras_tuner.Oracle):
         allow_new_entries=True,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=3,
+        stage2_parallelism=1,
     ):
         for name, value in (
             ("units_hp", units_hp),
@@ -98,6 +126,9 @@ class TwoStageOracle(keras_tuner.Oracle):
         self.stage1_epochs = check_positive_int("stage1_epochs", stage1_epochs)
         self.stage2_epochs = check_positive_int("stage2_epochs", stage2_epochs)
         self.stage2_trials = check_positive_int("stage2_trials", stage2_trials)
+        self.stage2_parallelism = check_positive_int(
+            "stage2_parallelism", stage2_parallelism
+        )
         self.max_learning_rate = check_positive_float(
             "max_learning_rate", max_learning_rate, allow_none=True
         )
@@ -131,6 +162,9 @@ class TwoStageOracle(keras_tuner.Oracle):
         self.declared_hyperparameters = (
             hyperparameters.copy() if hyperparameters else None
         )
+        # Trials queued for a retry after a chief restart -> the tuner id that
+        # was running them: that tuner gets its trial back first.
+        self._retry_owners = {}
 
     # ------------------------------------------------------------------ #
     # The schedule.
@@ -140,8 +174,31 @@ class TwoStageOracle(keras_tuner.Oracle):
         """The resolved `ScheduleConfig` (resolving it from the space if needed)."""
         if self._schedule is None:
             self._schedule = self._resolve_schedule()
-            self.max_trials = self._schedule.total_trials
+            self._update_max_trials()
         return self._schedule
+
+    def _update_max_trials(self):
+        """`max_trials`: the schedule's length, or a bound with speculation.
+
+        Keras Tuner stops handing out trials once `len(trials) >= max_trials`,
+        so it must leave room for every path trial still to come, also after a
+        resume with a smaller `stage2_parallelism`.
+        """
+        config = self._schedule
+        if config is None:
+            return
+        budget = speculative.stage2_budget(
+            config.stage2_trials, self.stage2_parallelism
+        )
+        nodes = [node for _, node in self._stage2_nodes()]
+        path = speculative.resolve_path(
+            nodes, config.stage2_trials, config.direction
+        )
+        started = {node.branch for node in nodes}
+        needed = config.stage2_trials - len(path.branches)
+        if path.frontier in started:
+            needed -= 1
+        self.max_trials = len(config.units_grid) + max(budget, len(nodes) + needed)
 
     def _resolve_schedule(self, space=None) -> schedule.ScheduleConfig:
         space = space or self.hyperparameters
@@ -200,8 +257,106 @@ class TwoStageOracle(keras_tuner.Oracle):
             )
         return records
 
+    def _stage2_nodes(self) -> list:
+        """`(trial_id, NodeRecord)` of every started stage-2 trial, in start order.
+
+        Stage-2 trials recorded without a branch (a sequential project made
+        before branches were recorded) are the path's first nodes, in order.
+        """
+        ended = set(self.end_order)
+        items = []
+        for trial_id in self.start_order:
+            trial = self.trials[trial_id]
+            values = trial.hyperparameters.values
+            if values.get(STAGE_KEY) != schedule.LEARNING_RATE_STAGE:
+                continue
+            completed = trial.status == trial_module.TrialStatus.COMPLETED
+            items.append(
+                (
+                    trial_id,
+                    values.get(BRANCH_KEY),
+                    trial.score if completed and trial_id in ended else None,
+                    trial_id in ended,
+                )
+            )
+        untagged = [item for item in items if item[1] is None]
+        inferred = iter(
+            speculative.sequential_branches(
+                [item[2] for item in untagged], self.objective.direction
+            )
+        )
+        return [
+            (
+                trial_id,
+                speculative.NodeRecord(
+                    next(inferred) if branch is None else branch, score, ended
+                ),
+            )
+            for trial_id, branch, score, ended in items
+        ]
+
+    def _path(self):
+        """The `speculative.Path` and `{branch: trial_id}` of the ended nodes."""
+        items = self._stage2_nodes()
+        ids = {}
+        for trial_id, node in items:
+            if node.ended:
+                ids.setdefault(node.branch, trial_id)
+        config = self.schedule
+        path = speculative.resolve_path(
+            [node for _, node in items], config.stage2_trials, config.direction
+        )
+        return path, ids, items
+
+    def stage2_path(self) -> list:
+        """Trial ids of the stage-2 trials on the path that have ended, in order.
+
+        These are exactly the trials that the sequential schedule runs for the
+        same scores; the result is the best of them.
+        """
+        path, ids, _ = self._path()
+        return [ids[branch] for branch in path.branches]
+
+    def trial_roles(self) -> dict:
+        """`{trial_id: role}` for every started trial.
+
+        Roles: `"stage 1"`; `"path"` (a stage-2 trial on the path, ended or
+        the one running now); `"off-path"` (a speculative trial that the
+        scores did not select: kept, never chosen); `"pending"` (speculative,
+        started before the outcome of the trials above it is known).
+        """
+        roles = {}
+        if self._schedule is None and not self.trials:
+            return roles
+        path, _, items = self._path()
+        for trial_id, node in items:
+            roles[trial_id] = speculative.node_status(node.branch, path)
+        for trial_id in self.start_order:
+            roles.setdefault(trial_id, ROLE_STAGE1)
+        return roles
+
+    def describe_progress(self) -> str:
+        """`schedule.describe_progress`, counting path trials only in stage 2."""
+        roles = self.trial_roles()
+        records = [
+            record
+            for trial_id, record in zip(self.start_order, self.trial_records())
+            if roles.get(trial_id) in (ROLE_STAGE1, ROLE_PATH)
+        ]
+        text = schedule.describe_progress(self.schedule, records)
+        extra = sum(1 for role in roles.values() if role == ROLE_OFF_PATH)
+        if extra:
+            text += f" (+{extra} speculative trials off the path)"
+        return text
+
     def populate_space(self, trial_id):
-        plan = schedule.next_trial(self.schedule, self.trial_records())
+        records = self.trial_records()
+        plan = speculative.next_trial(
+            self.schedule,
+            [r for r in records if r.stage == schedule.ARCHITECTURE_STAGE],
+            [node for _, node in self._stage2_nodes()],
+            parallelism=self.stage2_parallelism,
+        )
         if plan == schedule.IDLE:
             return {"status": trial_module.TrialStatus.IDLE}
         if plan == schedule.STOPPED:
@@ -215,13 +370,48 @@ class TwoStageOracle(keras_tuner.Oracle):
                 EPOCHS_KEY: int(plan.epochs),
             }
         )
+        if isinstance(plan, speculative.Stage2Plan):
+            values.update(
+                {
+                    BRANCH_KEY: plan.branch,
+                    STEP_KEY: int(plan.step),
+                    SPECULATIVE_KEY: bool(plan.speculative),
+                }
+            )
         return {"status": trial_module.TrialStatus.RUNNING, "values": values}
 
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
         # Resolve before the base class pads trial ids to `len(str(max_trials))`.
         _ = self.schedule
-        return super().create_trial(tuner_id)
+        self._update_max_trials()
+        if tuner_id in self.ongoing_trials or not self._retry_queue:
+            return super().create_trial(tuner_id)
+        # Trials to run again after a restart: a tuner gets its own back first;
+        # one that another tuner was running is only taken when there is
+        # nothing else to do (that tuner may still be running it, or may come
+        # back for it).
+        queue = list(self._retry_queue)
+        owners = self._retry_owners
+        own = [t for t in queue if owners.get(t) == tuner_id]
+        held = [t for t in queue if owners.get(t) not in (None, tuner_id)]
+        if own:
+            # The base class pops from the end.
+            self._retry_queue = [t for t in queue if t != own[-1]] + own[-1:]
+        else:
+            self._retry_queue = [t for t in queue if t not in held]
+        try:
+            trial = super().create_trial(tuner_id)
+        finally:
+            left = set(self._retry_queue) | (set(held) if not own else set())
+            self._retry_queue = [t for t in queue if t in left]
+        if trial.status == trial_module.TrialStatus.IDLE and held and not own:
+            self._retry_queue = [t for t in queue if t != held[-1]] + held[-1:]
+            trial = super().create_trial(tuner_id)
+        if trial.status == trial_module.TrialStatus.RUNNING:
+            owners.pop(trial.trial_id, None)
+            self.save()
+        return trial
 
     @keras_tuner.synchronized
     def update_trial(self, trial_id, metrics, step=0):
@@ -229,21 +419,50 @@ class TwoStageOracle(keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def end_trial(self, trial):
+        trial_id = trial.trial_id
+        if trial_id in self.end_order:
+            # It ran twice (given to another tuner after a chief restart while
+            # its first tuner went on): the first result counts.
+            for tuner_id, ongoing in list(self.ongoing_trials.items()):
+                if ongoing.trial_id == trial_id:
+                    self.ongoing_trials.pop(tuner_id)
+            self.save()
+            return
+        if trial_id in self._retry_queue:
+            # Its tuner kept running it through a chief restart.
+            self._retry_queue.remove(trial_id)
+        self._retry_owners.pop(trial_id, None)
         super().end_trial(trial)
 
     def get_best_trials(self, num_trials=1):
-        """Best stage-2 trials first (first on ties), then stage 1, then the rest."""
-        ranked = []
-        for stage in (schedule.LEARNING_RATE_STAGE, schedule.ARCHITECTURE_STAGE):
-            completed = [
+        """Best stage-2 trials first (first on ties), then stage 1, then the rest.
+
+        Only the stage-2 trials on the path are ranked as stage 2, in step
+        order, so that ties go to the earlier step as in the sequential
+        schedule; speculative trials off the path come last and are never
+        chosen.
+        """
+
+        def completed(trial_ids):
+            return [
                 self.trials[trial_id]
-                for trial_id in self.start_order
+                for trial_id in trial_ids
                 if self.trials[trial_id].status == trial_module.TrialStatus.COMPLETED
-                and self.trials[trial_id].hyperparameters.values.get(STAGE_KEY) == stage
             ]
-            # `sorted` is stable, so ties keep start order: the first one wins.
+
+        stage1 = [
+            trial_id
+            for trial_id in self.start_order
+            if self.trials[trial_id].hyperparameters.values.get(STAGE_KEY)
+            == schedule.ARCHITECTURE_STAGE
+        ]
+        stage2 = self.stage2_path() if self.trials else []
+        ranked = []
+        for trial_ids in (stage2, stage1):
+            # `sorted` is stable, so ties keep step / start order: the first
+            # one wins.
             ranked += sorted(
-                completed,
+                completed(trial_ids),
                 key=lambda trial: trial.score,
                 reverse=self.objective.direction == "max",
             )

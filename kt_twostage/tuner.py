@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import time
 import warnings
 import zlib
 
 import keras
 import keras_tuner
+from keras_tuner.src.distribute import utils as dist_utils
+from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.src.engine import tuner_utils
 
-from kt_twostage import _io, schedule
-from kt_twostage.oracle import EPOCHS_KEY, TwoStageOracle
+from kt_twostage import _io, checkpoints, schedule
+from kt_twostage._validation import check_positive_int
+from kt_twostage.oracle import EPOCHS_KEY, STAGE_KEY, TwoStageOracle
 
 # Arguments that belong to the oracle rather than to `keras_tuner.Tuner`.
 _ORACLE_KWARGS = (
@@ -21,6 +27,7 @@ _ORACLE_KWARGS = (
     "max_consecutive_failed_trials",
 )
 _IDLE_WAIT_SECONDS = (0.05, 2.0)  # first wait, longest wait
+_NOT_SAVED = object()
 
 
 class TwoStageTuner(keras_tuner.Tuner):
@@ -41,6 +48,23 @@ class TwoStageTuner(keras_tuner.Tuner):
         stage2_trials, max_learning_rate, stage1_learning_rate, seed: as in
             `TwoStageOracle`. With a `seed`, Keras' global seed is set to
             `seed + trial number` before each trial, so that runs repeat.
+        stage2_patience: Integer or `None`. With an integer, a stage-2 trial
+            stops after that many epochs without improvement of the
+            objective (`keras.callbacks.EarlyStopping`); its score is still
+            its best epoch's. Stage 1 is never stopped early. It changes the
+            scores, hence the stage-2 learning rates, so a project is only
+            resumed with the value it was started with. Defaults to `None`:
+            every trial trains all its epochs, as in the reference.
+        keep_checkpoints: Integer or `None`. With an integer `K`, the
+            best-epoch checkpoint of a trial is deleted as soon as `K`
+            completed trials rank ahead of it (in `get_best_trials` order),
+            since from then on it can never be among the best `K`: the best
+            `K` checkpoints, and those of running trials, are always kept,
+            and `get_best_models(num_models)` works for `num_models <= K`.
+            Deletion is done by the process that holds the oracle (a
+            standalone tuner, or the chief in distributed mode, which needs
+            the workers' project directory to be shared with it). Defaults
+            to `None`: every checkpoint is kept, as in Keras Tuner.
         **kwargs: The oracle's `hyperparameters`, `tune_new_entries`,
             `allow_new_entries`, `max_retries_per_trial`,
             `max_consecutive_failed_trials`, and the standard
@@ -68,8 +92,18 @@ class TwoStageTuner(keras_tuner.Tuner):
         max_learning_rate=None,
         stage1_learning_rate=None,
         seed=None,
+        stage2_patience=None,
+        keep_checkpoints=None,
         **kwargs,
     ):
+        if stage2_patience is not None:
+            stage2_patience = check_positive_int("stage2_patience", stage2_patience)
+        self.stage2_patience = stage2_patience
+        self.keep_checkpoints = checkpoints.check_keep_checkpoints(keep_checkpoints)
+        # Epochs each trial of this process trained (early stopping makes it
+        # differ from `tuner/epochs`); saved with the tuner's state.
+        self.trained_epochs = {}
+        self._saved_stage2_patience = _NOT_SAVED
         oracle_kwargs = {k: kwargs.pop(k) for k in _ORACLE_KWARGS if k in kwargs}
         oracle = TwoStageOracle(
             objective=objective,
@@ -88,7 +122,8 @@ class TwoStageTuner(keras_tuner.Tuner):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
-        epochs = trial.hyperparameters.values[EPOCHS_KEY]
+        values = trial.hyperparameters.values
+        epochs = values[EPOCHS_KEY]
         requested = kwargs.get("epochs")
         if requested is not None and requested != epochs:
             warnings.warn(
@@ -98,12 +133,40 @@ class TwoStageTuner(keras_tuner.Tuner):
                 stacklevel=2,
             )
         kwargs["epochs"] = epochs
-        # Models of earlier trials are not needed any more; dropping their
-        # graphs keeps memory flat over a long search.
-        keras.backend.clear_session()
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed + _trial_number(trial.trial_id))
-        return super().run_trial(trial, *args, **kwargs)
+        # As `keras_tuner.Tuner.run_trial`, with three changes: the checkpoint
+        # holds the model's weights only (`SaveBestWeights`), the per-batch
+        # `TunerCallback` is left out unless a subclass overrides the
+        # per-batch or per-epoch hooks (it makes Keras run the batch hooks
+        # synchronously, waiting for every step), and stage 2 may stop early.
+        # Models of earlier trials are dropped by `_try_build`
+        # (`clear_session`), which keeps memory flat over a long search.
+        checkpoint = checkpoints.SaveBestWeights(
+            objective=self.oracle.objective,
+            filepath=self._get_checkpoint_fname(trial.trial_id),
+        )
+        original_callbacks = kwargs.pop("callbacks", None) or []
+        extra_callbacks = []
+        if self._uses_tuner_hooks():
+            extra_callbacks.append(tuner_utils.TunerCallback(self, trial))
+        if (
+            self.stage2_patience is not None
+            and values.get(STAGE_KEY) == schedule.LEARNING_RATE_STAGE
+        ):
+            extra_callbacks.append(self._early_stopping())
+        histories = []
+        for execution in range(self.executions_per_trial):
+            copied_kwargs = copy.copy(kwargs)
+            callbacks = self._deepcopy_callbacks(original_callbacks)
+            self._configure_tensorboard_dir(callbacks, trial, execution)
+            callbacks += [*extra_callbacks, checkpoint]
+            copied_kwargs["callbacks"] = callbacks
+            histories.append(self._build_and_fit_model(trial, *args, **copied_kwargs))
+        self.trained_epochs[trial.trial_id] = sum(
+            len(history.epoch) for history in histories if hasattr(history, "epoch")
+        )
+        return histories
 
     # Keras Tuner asks again at once after IDLE (a worker waiting for the end
     # of stage 1 would busy-spin); wait a little longer each time instead.
@@ -122,6 +185,98 @@ class TwoStageTuner(keras_tuner.Tuner):
     def on_search_begin(self):
         self._idle_wait = None
         super().on_search_begin()
+        # A resumed project may hold checkpoints that can go.
+        self._delete_unneeded_checkpoints()
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self._delete_unneeded_checkpoints()
+
+    def search(self, *fit_args, **fit_kwargs):
+        if self.keep_checkpoints is not None and dist_utils.is_chief_oracle():
+            # The chief serves the oracle and runs no trial: it deletes the
+            # checkpoints when a worker's trial ends, in the server thread
+            # that ends it (Keras Tuner's server has one thread).
+            self._delete_unneeded_checkpoints()
+            end_trial = self.oracle.end_trial
+
+            def end_trial_and_delete(trial):
+                end_trial(trial)
+                self._delete_unneeded_checkpoints()
+
+            self.oracle.end_trial = end_trial_and_delete
+        super().search(*fit_args, **fit_kwargs)
+
+    def _uses_tuner_hooks(self):
+        """Whether a subclass overrides `Tuner`'s per-epoch or per-batch hooks."""
+        return any(
+            getattr(type(self), name) is not getattr(keras_tuner.Tuner, name)
+            for name in (
+                "on_epoch_begin",
+                "on_batch_begin",
+                "on_batch_end",
+                "on_epoch_end",
+            )
+        )
+
+    def _early_stopping(self):
+        objective = self.oracle.objective
+        return keras.callbacks.EarlyStopping(
+            monitor=objective.name,
+            mode=objective.direction,
+            patience=self.stage2_patience,
+        )
+
+    def _delete_unneeded_checkpoints(self):
+        """Delete the checkpoints that `get_best_models` can no longer return.
+
+        Returns:
+            The ids of the trials whose checkpoint files were deleted.
+        """
+        if self.keep_checkpoints is None or self._is_worker():
+            return []
+        oracle = self.oracle
+        not_ended = {trial.trial_id for trial in oracle.ongoing_trials.values()}
+        not_ended |= set(oracle._retry_queue)
+        ended = set(oracle.end_order) - not_ended
+        ranked = [
+            checkpoints.RankedTrial(
+                trial_id=trial.trial_id,
+                completed=trial.status == trial_module.TrialStatus.COMPLETED,
+                ended=trial.trial_id in ended,
+            )
+            for trial in oracle.get_best_trials(len(oracle.trials))
+        ]
+        deleted = []
+        for trial_id in checkpoints.checkpoints_to_delete(
+            ranked, self.keep_checkpoints
+        ):
+            if checkpoints.delete_file(self._checkpoint_path(trial_id)):
+                deleted.append(trial_id)
+        return deleted
+
+    def _checkpoint_path(self, trial_id):
+        # `_get_checkpoint_fname` creates the trial's folder; this does not.
+        return os.path.join(
+            self.project_dir,
+            f"trial_{trial_id}",
+            os.path.basename(self._get_checkpoint_fname(trial_id)),
+        )
+
+    def get_state(self):
+        state = super().get_state()
+        state["stage2_patience"] = self.stage2_patience
+        state["trained_epochs"] = dict(self.trained_epochs)
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        # A project started before `stage2_patience` existed had none.
+        self._saved_stage2_patience = state.get("stage2_patience")
+        self.trained_epochs = {
+            **state.get("trained_epochs", {}),
+            **self.trained_epochs,
+        }
 
     def save(self):
         # As `BaseTuner.save`, but a kill never leaves a half-written file.
@@ -142,6 +297,17 @@ class TwoStageTuner(keras_tuner.Tuner):
         if self._is_worker():
             return
         self.oracle.check_resumed_settings(self._declared_space())
+        saved = self._saved_stage2_patience
+        if saved is not _NOT_SAVED and saved != self.stage2_patience:
+            raise ValueError(
+                f"Cannot resume the project in {self.project_dir} with other "
+                "schedule settings than it was started with: stage2_patience: "
+                f"project has {saved!r}, now {self.stage2_patience!r}. Early "
+                "stopping changes the stage-2 scores, hence the learning rates "
+                "that follow. Resume with the original settings, or start over "
+                "with `overwrite=True` (this deletes the project) or a new "
+                "`project_name`."
+            )
         if self.oracle._schedule is not None:
             records = self.oracle.trial_records()
             print(
@@ -159,9 +325,34 @@ class TwoStageTuner(keras_tuner.Tuner):
         keras.backend.clear_session()
         return space
 
+    def get_best_models(self, num_models=1):
+        if self.keep_checkpoints is not None and num_models > self.keep_checkpoints:
+            raise ValueError(
+                f"Received num_models={num_models}, but this tuner keeps the "
+                f"checkpoints of the best {self.keep_checkpoints} trials only "
+                f"(`keep_checkpoints={self.keep_checkpoints}`): the others are "
+                "deleted once they can no longer be among the best. Ask for at "
+                f"most {self.keep_checkpoints} models, or use "
+                f"`get_best_hyperparameters({num_models})` and train those "
+                "models again. To keep every checkpoint, create the tuner with "
+                "`keep_checkpoints=None` (the default) before searching."
+            )
+        return super().get_best_models(num_models)
+
     def load_model(self, trial):
-        # The checkpoint holds the optimizer's slots too; a freshly compiled
-        # model has none yet, and Keras warns about it on every load.
+        path = self._checkpoint_path(trial.trial_id)
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"Cannot load the model of trial {trial.trial_id}: its checkpoint "
+                f"{path} does not exist (status {trial.status}). With "
+                "`keep_checkpoints=K`, only the best K trials keep theirs; a "
+                "trial that failed before its first epoch ended has none. Use "
+                "its hyperparameters (`trial.hyperparameters`) to train the "
+                "model again."
+            )
+        # Checkpoints written by Keras Tuner itself (before `SaveBestWeights`)
+        # hold the optimizer's slots too; a freshly compiled model has none
+        # yet, and Keras warns about it on every load.
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message="Skipping variable loading for optimizer"

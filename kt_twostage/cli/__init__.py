@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kt_twostage.cli import search
+from kt_twostage.cli import compare, report, search
 from kt_twostage.cli._common import UsageError
 
-COMMANDS = (search,)
+COMMANDS = (search, compare, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

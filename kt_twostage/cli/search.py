@@ -23,6 +23,16 @@ _OVERRIDES = {
     "validation_split": (float, "fraction of training data used for selection"),
     "seed": (int, "random seed (Keras' global seed is set per trial)"),
     "verbose": (int, "Keras verbosity: 0 silent, 1 progress bars, 2 one line"),
+    "stage2_patience": (
+        int,
+        "stop a stage-2 trial after this many epochs without improvement "
+        "(default: off, every trial trains all its epochs)",
+    ),
+    "keep_checkpoints": (
+        int,
+        "keep the best-epoch checkpoints of the best N trials only, deleting "
+        "the others once they can no longer be chosen (default: keep all)",
+    ),
 }
 
 
@@ -56,6 +66,12 @@ def register(subparsers):
     )
     for name, (kind, text) in _OVERRIDES.items():
         parser.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
+    parser.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="build the models under Keras' mixed_float16 policy (for GPUs; "
+        "the output layer stays float32)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -69,6 +85,8 @@ def settings_from_args(args):
     }
     if args.overwrite:
         overrides["overwrite"] = True
+    if args.mixed_precision:
+        overrides["mixed_precision"] = True
     try:
         return dataclasses.replace(PRESETS[args.preset], **overrides)
     except ValueError as error:
