@@ -15,6 +15,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
     )
     try:
+        # mkstemp creates the file private (0600); give it the usual mode.
+        os.chmod(temporary, 0o666 & ~_current_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -24,6 +26,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> str:

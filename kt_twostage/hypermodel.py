@@ -113,15 +113,15 @@ class ImdbLstmHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         if not self.mixed_precision:
-            return self._build(hp)
+            return self._build_model(hp)
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy("mixed_float16")
         try:
-            return self._build(hp)
+            return self._build_model(hp)
         finally:
             keras.config.set_dtype_policy(previous)
 
-    def _build(self, hp):
+    def _build_model(self, hp):
         min_units, max_units, step = self.units
         units = hp.Int("units", min_units, max_units, step=step, default=min_units)
         learning_rate = hp.Float(

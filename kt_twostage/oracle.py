@@ -165,6 +165,9 @@ class TwoStageOracle(keras_tuner.Oracle):
         # Trials queued for a retry after a chief restart -> the tuner id that
         # was running them: that tuner gets its trial back first.
         self._retry_owners = {}
+        # Trial id -> len(end_order) when it (last) started: when to hand out
+        # speculative trials (see `speculative.NodeRecord`), never the path.
+        self._ends_at_start = {}
 
     # ------------------------------------------------------------------ #
     # The schedule.
@@ -191,9 +194,7 @@ class TwoStageOracle(keras_tuner.Oracle):
             config.stage2_trials, self.stage2_parallelism
         )
         nodes = [node for _, node in self._stage2_nodes()]
-        path = speculative.resolve_path(
-            nodes, config.stage2_trials, config.direction
-        )
+        path = speculative.resolve_path(nodes, config.stage2_trials, config.direction)
         started = {node.branch for node in nodes}
         needed = config.stage2_trials - len(path.branches)
         if path.frontier in started:
@@ -285,11 +286,16 @@ class TwoStageOracle(keras_tuner.Oracle):
                 [item[2] for item in untagged], self.objective.direction
             )
         )
+        end_rank = {trial_id: rank for rank, trial_id in enumerate(self.end_order)}
         return [
             (
                 trial_id,
                 speculative.NodeRecord(
-                    next(inferred) if branch is None else branch, score, ended
+                    next(inferred) if branch is None else branch,
+                    score,
+                    ended,
+                    ends_at_start=self._ends_at_start.get(trial_id),
+                    end_rank=end_rank.get(trial_id),
                 ),
             )
             for trial_id, branch, score, ended in items
@@ -340,7 +346,9 @@ class TwoStageOracle(keras_tuner.Oracle):
         roles = self.trial_roles()
         records = [
             record
-            for trial_id, record in zip(self.start_order, self.trial_records())
+            for trial_id, record in zip(
+                self.start_order, self.trial_records(), strict=True
+            )
             if roles.get(trial_id) in (ROLE_STAGE1, ROLE_PATH)
         ]
         text = schedule.describe_progress(self.schedule, records)
@@ -385,8 +393,17 @@ class TwoStageOracle(keras_tuner.Oracle):
         # Resolve before the base class pads trial ids to `len(str(max_trials))`.
         _ = self.schedule
         self._update_max_trials()
-        if tuner_id in self.ongoing_trials or not self._retry_queue:
+        if tuner_id in self.ongoing_trials:
             return super().create_trial(tuner_id)
+        if self._retry_queue:
+            trial = self._create_trial_with_retries(tuner_id)
+        else:
+            trial = super().create_trial(tuner_id)
+        if trial.status == trial_module.TrialStatus.RUNNING:
+            self._ends_at_start[trial.trial_id] = len(self.end_order)
+        return trial
+
+    def _create_trial_with_retries(self, tuner_id):
         # Trials to run again after a restart: a tuner gets its own back first;
         # one that another tuner was running is only taken when there is
         # nothing else to do (that tuner may still be running it, or may come
@@ -469,6 +486,40 @@ class TwoStageOracle(keras_tuner.Oracle):
         ranked += [t for t in self.trials.values() if t not in ranked]
         return ranked[:num_trials]
 
+    def _check_consecutive_failures(self):
+        try:
+            self._check_failures_in_schedule_order()
+        except RuntimeError:
+            # The base `end_trial` raises here, before it saves the trial that
+            # hit the limit: save it, or a resume would run it again.
+            self._save_trial(self.trials[self.end_order[-1]])
+            self.save()
+            raise
+
+    def _check_failures_in_schedule_order(self):
+        """Keras Tuner's limit on consecutive failed trials, over the trials
+        the sequential schedule runs: stage 1 in end order, then the stage-2
+        path in step order. Speculative trials off the path (or not yet on
+        it) do not count, so that speculation never stops a search that the
+        sequential schedule would finish.
+        """
+        roles = self.trial_roles()
+        order = [t for t in self.end_order if roles.get(t) == ROLE_STAGE1]
+        order += self.stage2_path()
+        consecutive = 0
+        for trial_id in order:
+            trial = self.trials[trial_id]
+            if trial.status == trial_module.TrialStatus.FAILED:
+                consecutive += 1
+            else:
+                consecutive = 0
+            if consecutive == self.max_consecutive_failed_trials:
+                raise RuntimeError(
+                    "Number of consecutive failures exceeded the limit "
+                    f"of {self.max_consecutive_failed_trials}.\n"
+                    + (trial.message or "")
+                )
+
     def _compute_values_hash(self, values):
         # The bookkeeping keys say how a trial trains, not what it is.
         values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
@@ -489,6 +540,8 @@ class TwoStageOracle(keras_tuner.Oracle):
         }
         state["schedule"] = self._schedule.to_dict() if self._schedule else None
         state["objective_name"] = self.objective.name
+        state["retry_owners"] = dict(self._retry_owners)
+        state["ends_at_start"] = dict(self._ends_at_start)
         return state
 
     def set_state(self, state):
@@ -501,8 +554,9 @@ class TwoStageOracle(keras_tuner.Oracle):
         self._saved_objective_name = state.get("objective_name")
         saved = state.get("schedule")
         self._schedule = schedule.ScheduleConfig.from_dict(saved) if saved else None
-        if self._schedule is not None:
-            self.max_trials = self._schedule.total_trials
+        self._retry_owners = dict(state.get("retry_owners", {}))
+        self._ends_at_start = dict(state.get("ends_at_start", {}))
+        self._update_max_trials()
 
     def check_resumed_settings(self, space=None):
         """Refuse to resume a project with other schedule settings.
@@ -550,7 +604,7 @@ class TwoStageOracle(keras_tuner.Oracle):
                 f"{current.stage2_trials} trials"
             )
             self._schedule = current
-            self.max_trials = current.total_trials
+            self._update_max_trials()
             self.save()
 
     def save(self):
@@ -591,8 +645,13 @@ class TwoStageOracle(keras_tuner.Oracle):
 
         A trial whose own file says it ended (its file is written before the
         oracle's) counts as ended, never as interrupted. Every other trial that
-        had not ended is run again, once.
+        had not ended is run again, once. A distributed chief that restarts
+        remembers which tuner was running each: that tuner gets it back first
+        (or ends it, if it kept running it while the chief was away).
         """
+        owners = dict(self._retry_owners)
+        for tuner_id, trial in self.ongoing_trials.items():
+            owners[trial.trial_id] = tuner_id
         ended = set(self.end_order)
         queued = []
         for trial_id in sorted(self.trials):
@@ -609,7 +668,9 @@ class TwoStageOracle(keras_tuner.Oracle):
                 queued.append(trial_id)
         # `create_trial` pops from the end: keep the earliest trial last.
         self._retry_queue = sorted(queued, reverse=True)
+        self._retry_owners = {t: owners[t] for t in queued if t in owners}
         self.ongoing_trials = {}
+        self._update_max_trials()
 
 
 def _find_hyperparameter(hyperparameters, name, argument):

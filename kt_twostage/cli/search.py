@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
+import os
+import sys
 
 from kt_twostage.cli._common import UsageError
 
@@ -37,14 +40,50 @@ _OVERRIDES = {
 
 
 def register(subparsers):
-    from kt_twostage.imdb_search import PRESETS
-
     parser = subparsers.add_parser(
         "search",
         help="run or resume the two-stage search on IMDB",
         description="Run the two-stage search on the IMDB reviews. An existing "
         "project is resumed unless --overwrite is given.",
     )
+    add_settings_arguments(parser)
+    add_distributed_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_distributed_arguments(parser):
+    """`--workers`, `--serve` and `--stage2-parallelism` (docs/distributed.md)."""
+    group = parser.add_argument_group(
+        "distributed tuning", "see docs/distributed.md; no flag: one process"
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run a chief and N worker processes on this machine (the chief on "
+        "127.0.0.1 and a free port, unless --serve says otherwise)",
+    )
+    group.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        help="be the chief of a distributed search, listening on HOST:PORT "
+        "(HOST defaults to 127.0.0.1; give an address explicitly to accept "
+        "workers from other machines: the channel has no encryption and no "
+        "authentication); workers join with `kt-twostage worker`",
+    )
+    group.add_argument(
+        "--stage2-parallelism",
+        type=int,
+        metavar="P",
+        help="stage-2 trials that workers may run at once, speculatively: same "
+        "result, fewer rounds, some extra trials (default: 1, sequential)",
+    )
+
+
+def add_settings_arguments(parser):
+    """The flags that define a search (shared with `kt-twostage worker`)."""
+    from kt_twostage.imdb_search import PRESETS
+
     parser.add_argument(
         "--preset",
         choices=sorted(PRESETS),
@@ -72,7 +111,6 @@ def register(subparsers):
         help="build the models under Keras' mixed_float16 policy (for GPUs; "
         "the output layer stays float32)",
     )
-    parser.set_defaults(func=run)
 
 
 def settings_from_args(args):
@@ -93,11 +131,74 @@ def settings_from_args(args):
         raise UsageError(str(error)) from error
 
 
+def settings_argv(args, chief=True):
+    """The settings flags of `args`, as a command line (for child processes).
+
+    `--overwrite` is kept for the chief only: a worker must never delete the
+    project that the chief serves.
+    """
+    probe = argparse.ArgumentParser(add_help=False)
+    add_settings_arguments(probe)
+    argv = []
+    for action in probe._actions:
+        value = getattr(args, action.dest, None)
+        if value is None or value is False or not action.option_strings:
+            continue
+        if action.dest == "overwrite" and not chief:
+            continue
+        flag = action.option_strings[-1]
+        argv += [flag] if action.nargs == 0 else [flag, str(value)]
+    return argv
+
+
+def distributed_commands(args):
+    """`(chief, worker)` command lines of `search --workers N`."""
+    base = [sys.executable, "-m", "kt_twostage"]
+    chief = [*base, "search", *settings_argv(args)]
+    if args.stage2_parallelism is not None:
+        chief += ["--stage2-parallelism", str(args.stage2_parallelism)]
+    worker = [*base, "worker", *settings_argv(args, chief=False)]
+    return chief, worker
+
+
+def _check_distributed_args(args):
+    from kt_twostage import distributed
+
+    for name in ("workers", "stage2_parallelism"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} must be a positive integer, got {value}")
+    if args.serve is None:
+        return None
+    try:
+        return distributed.parse_address(args.serve)
+    except ValueError as error:
+        raise UsageError(f"--serve: {error}") from error
+
+
 def run(args):
+    from kt_twostage import distributed
     from kt_twostage.imdb_search import run_imdb_search
 
+    address = _check_distributed_args(args)
     settings = settings_from_args(args)
-    result = run_imdb_search(settings)
+    parallelism = args.stage2_parallelism or 1
+    if args.workers:
+        if parallelism == 1 and args.workers > 1:
+            print(
+                "note: stage 2 runs one trial at a time; --stage2-parallelism "
+                f"{min(args.workers, 3)} lets the workers run the next steps' "
+                "candidates at once (same result, fewer rounds, extra trials)"
+            )
+        host, port = address or (distributed.LOOPBACK, None)
+        chief, worker = distributed_commands(args)
+        return distributed.launch_local(
+            chief, args.workers, worker_command=worker, host=host, port=port
+        )
+    if address is not None:
+        os.environ.update(distributed.role_environment(distributed.CHIEF_ID, *address))
+    result = run_imdb_search(settings, stage2_parallelism=parallelism)
     print(
         f"chosen: units={result['units']} learning_rate={result['learning_rate']:.6g}"
         f" | validation {result['objective']}={result['validation_score']:.4f}"

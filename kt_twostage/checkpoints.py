@@ -1,0 +1,122 @@
+"""Best-epoch checkpoints: what they hold, and which ones can be deleted.
+
+Keras Tuner writes the best epoch of every trial to
+`trial_<id>/checkpoint.weights.h5` and never deletes one (keras-tuner #172,
+#288, #481). `TwoStageTuner(keep_checkpoints=K)` deletes the checkpoints that
+`get_best_models(num_models=K)` can never return again; the rule is
+`checkpoints_to_delete`, pure and tested without TensorFlow.
+
+Why the rule is safe: `get_best_trials` ranks the completed stage-2 trials
+on the path first (by score, ties in step order), then the completed stage-1
+trials, then every other trial. A completed trial's score never changes and
+the trials of a search are only ever added to (a resume reruns only trials
+that had not ended, and extending stage 2 adds trials), so a new trial can
+push others down the ranking but never lifts one up, and a trial ranked ahead
+of another stays ahead of it. A trial that has `K` completed trials ranked
+ahead of it therefore stays out of the best `K` for the rest of the search.
+The one trial that can rise is a completed speculative stage-2 trial whose
+parent has not ended yet (role "pending", `stage2_parallelism > 1`): it waits
+among the unranked trials and joins the ranked ones if it turns out to be on
+the path. Such a trial is never deleted while it is pending.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from keras.src.saving import saving_lib
+from keras_tuner.src import backend as kt_backend
+from keras_tuner.src.engine import tuner_utils
+
+from kt_twostage._validation import check_positive_int
+
+
+@dataclasses.dataclass(frozen=True)
+class RankedTrial:
+    """One trial as the retention rule sees it.
+
+    Attributes:
+        trial_id: String, the trial's id.
+        completed: Bool, the trial completed with a score (it is ranked
+            among the scored trials).
+        ended: Bool, the trial ended for good: it is not running, not queued
+            for a retry and will never train again.
+        may_rise: Bool, the trial's place in the ranking is not final yet (a
+            pending speculative trial): it is kept.
+    """
+
+    trial_id: str
+    completed: bool
+    ended: bool
+    may_rise: bool = False
+
+
+def check_keep_checkpoints(value):
+    """`None` (keep every checkpoint) or a positive integer."""
+    if value is None:
+        return None
+    return check_positive_int("keep_checkpoints", value)
+
+
+def checkpoints_to_delete(ranked, keep):
+    """Trial ids whose checkpoints can no longer be chosen.
+
+    Args:
+        ranked: Sequence of `RankedTrial`, every trial of the search in the
+            order of `oracle.get_best_trials` (best first).
+        keep: Positive integer, the number of best trials whose checkpoints
+            are kept (`get_best_models(num_models=keep)` must keep working).
+
+    Returns:
+        List of trial ids, in ranking order: the trials that ended, cannot
+        rise, and have at least `keep` completed trials ranked ahead of them.
+        The best trial is never in it, nor a trial that is running or will
+        run again.
+    """
+    keep = check_positive_int("keep", keep)
+    doomed = []
+    completed_ahead = 0
+    for trial in ranked:
+        if trial.ended and not trial.may_rise and completed_ahead >= keep:
+            doomed.append(trial.trial_id)
+        if trial.completed:
+            completed_ahead += 1
+    return doomed
+
+
+def delete_file(path):
+    """Delete `path`; return its size in bytes, or 0 if it was not there."""
+    try:
+        size = os.path.getsize(path)
+        os.remove(path)
+    except FileNotFoundError:
+        # Already gone: deleted by an earlier pass or another process.
+        return 0
+    return size
+
+
+class SaveBestWeights(tuner_utils.SaveBestEpoch):
+    """Keras Tuner's `SaveBestEpoch`, without the optimizer's variables.
+
+    `Tuner.load_model` builds a freshly compiled model, whose optimizer has
+    no variables yet, and skips the optimizer's part of the checkpoint. So
+    that part is never read, yet for RMSprop it is as large as the model
+    (one slot per weight): writing only the model's weights halves the size
+    and the write time of every checkpoint.
+    """
+
+    def _save_model(self):
+        optimizer = getattr(self.model, "optimizer", None)
+        skip = [optimizer] if optimizer is not None else None
+        if kt_backend.config.backend() != "tensorflow":
+            saving_lib.save_weights_only(
+                self.model, self.filepath, objects_to_skip=skip
+            )
+            return
+        # As `SaveBestEpoch`: non-chief workers of a multi-worker strategy
+        # write to a temporary file that is removed at once.
+        strategy = self.model.distribute_strategy
+        write_filepath = kt_backend.io.write_filepath(self.filepath, strategy)
+        saving_lib.save_weights_only(self.model, write_filepath, objects_to_skip=skip)
+        kt_backend.io.remove_temp_dir_with_filepath(write_filepath, strategy)

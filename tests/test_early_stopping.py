@@ -1,0 +1,153 @@
+"""`stage2_patience`: early stopping of stage-2 trials only."""
+
+import keras
+import numpy as np
+import pytest
+
+from kt_twostage import TwoStageTuner
+from kt_twostage.cli.search import register, settings_from_args
+from kt_twostage.imdb_search import ImdbSearchSettings, build_tuner
+
+
+def build_model(hp):
+    units = hp.Choice("width", [2, 4])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    # A learning rate this small changes nothing that accuracy can see, so
+    # `val_accuracy` never improves after the first epoch.
+    model.compile(
+        optimizer=keras.optimizers.SGD(
+            hp.Float("lr", 1e-12, 1e-10, sampling="log", default=1e-11)
+        ),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+class EpochLog(keras.callbacks.Callback):
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with open(self.path, "a") as handle:
+            handle.write(f"{epoch}\n")
+
+    def on_train_end(self, logs=None):
+        with open(self.path, "a") as handle:
+            handle.write("end\n")
+
+
+def make_tuner(directory, **kwargs):
+    return TwoStageTuner(
+        build_model,
+        units_hp="width",
+        learning_rate_hp="lr",
+        stage1_epochs=3,
+        stage2_epochs=6,
+        stage2_trials=2,
+        seed=1,
+        directory=str(directory),
+        project_name="patience",
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    return x, y
+
+
+def test_stage2_trials_stop_early_and_stage1_does_not(tmp_path, tiny_data):
+    x, y = tiny_data
+    tuner = make_tuner(tmp_path, stage2_patience=2)
+    log = tmp_path / "epochs.log"
+    tuner.search(x, y, validation_split=0.25, verbose=0, callbacks=[EpochLog(log)])
+    runs = log.read_text().split("end\n")[:-1]
+    epochs = [len(run.split()) for run in runs]
+    # Stage 1 (2 trials) trains its 3 epochs; stage 2 stops after the first
+    # epoch and 2 more without improvement: 3 of its 6 epochs.
+    assert epochs == [3, 3, 3, 3]
+    start_order = tuner.oracle.start_order
+    assert [tuner.trained_epochs[i] for i in start_order] == [3, 3, 3, 3]
+    stages = [
+        tuner.oracle.trials[i].hyperparameters.values["tuner/stage"]
+        for i in start_order
+    ]
+    assert stages == [1, 1, 2, 2]
+
+    # Epochs trained are saved with the tuner and survive a resume.
+    resumed = make_tuner(tmp_path, stage2_patience=2)
+    assert resumed.trained_epochs == tuner.trained_epochs
+    # Another patience changes the results: refused, naming the setting.
+    with pytest.raises(ValueError, match="stage2_patience: project has 2, now 3"):
+        make_tuner(tmp_path, stage2_patience=3)
+    with pytest.raises(ValueError, match="stage2_patience: project has 2, now None"):
+        make_tuner(tmp_path)
+
+
+def test_without_patience_every_epoch_is_trained(tmp_path, tiny_data):
+    x, y = tiny_data
+    tuner = make_tuner(tmp_path)
+    tuner.search(x, y, validation_split=0.25, verbose=0)
+    ids = tuner.oracle.start_order
+    assert [tuner.trained_epochs[i] for i in ids] == [3, 3, 6, 6]
+
+
+@pytest.mark.parametrize(
+    "objective, mode", [("val_accuracy", "max"), ("val_loss", "min")]
+)
+def test_early_stopping_follows_the_objective(tmp_path, objective, mode):
+    tuner = make_tuner(tmp_path, objective=objective, stage2_patience=4)
+    callback = tuner._early_stopping()
+    assert isinstance(callback, keras.callbacks.EarlyStopping)
+    assert (callback.monitor, callback.mode, callback.patience) == (objective, mode, 4)
+
+
+@pytest.mark.parametrize("patience", [0, -2, 2.5, "3", True])
+def test_invalid_patience(tmp_path, patience):
+    with pytest.raises(ValueError, match="argument `stage2_patience`"):
+        make_tuner(tmp_path, stage2_patience=patience)
+
+
+def parse(*argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return settings_from_args(parser.parse_args(["search", *argv]))
+
+
+def test_cli_and_settings_reach_the_tuner(tmp_path):
+    settings = parse(
+        "--stage2-patience", "5", "--keep-checkpoints", "2", "--mixed-precision",
+        "--directory", str(tmp_path),
+    )  # fmt: skip
+    assert settings.stage2_patience == 5
+    assert settings.keep_checkpoints == 2
+    assert settings.mixed_precision is True
+    tuner = build_tuner(settings)
+    assert tuner.stage2_patience == 5
+    assert tuner.keep_checkpoints == 2
+    assert tuner.hypermodel.mixed_precision is True
+    defaults = parse("--directory", str(tmp_path))
+    assert (
+        defaults.stage2_patience,
+        defaults.keep_checkpoints,
+        defaults.mixed_precision,
+    ) == (None, None, False)
+
+
+@pytest.mark.parametrize("name", ["stage2_patience", "keep_checkpoints"])
+def test_settings_reject_bad_values(name):
+    with pytest.raises(ValueError, match=f"argument `{name}`"):
+        ImdbSearchSettings(**{name: 0})
