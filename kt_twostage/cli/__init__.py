@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kt_twostage.cli import compare, report, search
+from kt_twostage.cli import compare, report, search, worker
 from kt_twostage.cli._common import UsageError
 
-COMMANDS = (search, compare, report)
+COMMANDS = (search, worker, compare, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
+    except (RecursionError, NotImplementedError):
+        raise  # a bug, not bad input: keep the traceback
     except (ValueError, RuntimeError, OSError) as error:
         # Bad input is the user's to fix: one line, no traceback.
         message = " ".join(str(error).split())

@@ -1,0 +1,193 @@
+"""`kt-twostage compare`: the two-stage schedule against the built-in tuners."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import platform
+import shlex
+
+from kt_twostage.cli._common import UsageError
+
+# flag -> (type, help). Each defaults to the profile's value.
+_OVERRIDES = {
+    "units_min": (int, "smallest units value"),
+    "units_max": (int, "largest units value"),
+    "units_step": (int, "step of the units values"),
+    "stage1_epochs": (int, "epochs of each stage-1 trial"),
+    "stage2_epochs": (
+        int,
+        "epochs of each stage-2 trial (and of each "
+        "RandomSearch, Bayesian and grid trial)",
+    ),
+    "stage2_trials": (int, "number of stage-2 trials"),
+    "max_learning_rate": (float, "largest learning rate (first stage-2 value)"),
+    "stage1_learning_rate": (float, "learning rate of stage 1"),
+    "num_words": (int, "vocabulary size, including padding and OOV ids"),
+    "max_length": (int, "tokens kept per review"),
+    "batch_size": (int, "training batch size"),
+    "validation_split": (
+        float,
+        "fraction of the kept training reviews used for selection",
+    ),
+    "train_reviews": (int, "keep the first N training reviews (default: all)"),
+    "test_reviews": (int, "keep the first N test reviews (default: all)"),
+    "grid_learning_rates": (int, "learning rates of the exhaustive grid"),
+    "grid_seeds": (int, "seeds the exhaustive grid runs (the first N)"),
+}
+
+
+def register(subparsers):
+    from kt_twostage.compare import PROFILES, TUNERS
+
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare the two-stage schedule with Random, Bayesian, Hyperband "
+        "and an exhaustive grid on IMDB",
+        description="Run TwoStageTuner, RandomSearch, BayesianOptimization "
+        "and Hyperband with the same epoch budget, and an exhaustive grid as "
+        "the reference, on the same IMDB data, search space and validation "
+        "split, for several seeds. Writes trials.csv, runs.csv, summary.md, "
+        "summary.json and PNG plots. Finished runs are reused when the same "
+        "command is started again.",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="tiny",
+        help="'seed': the reference schedule on all the data (days on a CPU); "
+        "'cpu': all of IMDB's test reviews, 10,000 training reviews and a "
+        "short schedule (about an hour on 2 CPU cores); 'tiny': the built-in "
+        "sample, under a minute per seed (default)",
+    )
+    parser.add_argument(
+        "--data",
+        help="aclImdb folder or .tar.gz (default: the profile's; for 'seed' "
+        "and 'cpu', $KT_TWOSTAGE_IMDB or a download)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="number of seeds (0..N-1), default 3"
+    )
+    parser.add_argument(
+        "--tuners",
+        default=",".join(TUNERS),
+        help=f"comma-separated subset of {','.join(TUNERS)} (default: all)",
+    )
+    parser.add_argument(
+        "--output",
+        help="folder for the tables and plots (default: kt_twostage_compare/PROFILE)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        help="folder for the Keras Tuner projects and finished runs "
+        "(default: OUTPUT/work)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the finished runs in the work folder and start over",
+    )
+    parser.add_argument(
+        "--verbose", type=int, default=0, help="Keras verbosity (default 0)"
+    )
+    parser.add_argument(
+        "--collect-only",
+        action="store_true",
+        help="train nothing: write the tables and plots of the runs finished "
+        "so far (e.g. while a long comparison runs in another process)",
+    )
+    for name, (kind, text) in _OVERRIDES.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args):
+    from kt_twostage.compare import PROFILES
+
+    overrides = {
+        name: getattr(args, name)
+        for name in (*_OVERRIDES, "data")
+        if getattr(args, name) is not None
+    }
+    try:
+        return dataclasses.replace(PROFILES[args.profile], **overrides)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def describe_machine() -> str:
+    memory = ""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f", {pages / 2**30:.0f} GiB memory"
+    except (ValueError, OSError, AttributeError):
+        pass
+    import keras
+    import keras_tuner
+    import tensorflow as tf
+
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return (
+        f"{os.cpu_count()} CPU cores{memory}, "
+        f"{f'{gpus} GPU(s)' if gpus else 'no GPU'}; Python "
+        f"{platform.python_version()}, TensorFlow {tf.__version__}, Keras "
+        f"{keras.__version__}, Keras Tuner {keras_tuner.__version__}"
+    )
+
+
+def command_line(args) -> str:
+    """The command, rebuilt from the parsed arguments (defaults included)."""
+    words = ["kt-twostage", "compare", "--profile", args.profile]
+    for flag in ("data", "seeds", "tuners", "output", "work_dir", "verbose"):
+        value = getattr(args, flag)
+        if value is not None:
+            words += ["--" + flag.replace("_", "-"), str(value)]
+    if args.overwrite:
+        words.append("--overwrite")
+    for name in _OVERRIDES:
+        if getattr(args, name) is not None:
+            words += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def run(args):
+    from kt_twostage.compare import TUNERS, run_imdb_compare
+
+    settings = settings_from_args(args)
+    tuners = [name.strip() for name in args.tuners.split(",") if name.strip()]
+    unknown = sorted(set(tuners) - set(TUNERS))
+    if unknown or not tuners:
+        raise UsageError(
+            f"Unknown tuner(s) {unknown} in --tuners; expected some of "
+            f"{','.join(TUNERS)}."
+        )
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}.")
+    output = args.output or os.path.join("kt_twostage_compare", args.profile)
+    description = {
+        "command": command_line(args),
+        "profile": args.profile,
+        "machine": describe_machine(),
+        "date": datetime.date.today().isoformat(),
+    }
+    summary = run_imdb_compare(
+        settings,
+        output,
+        seeds=args.seeds,
+        tuners=tuners,
+        work_dir=args.work_dir,
+        overwrite=args.overwrite,
+        verbose=args.verbose,
+        description=description,
+        run_missing=not args.collect_only,
+        log=lambda line: print(line, flush=True),
+    )
+    markdown = summary["markdown"]
+    start = markdown.index("## Summary")
+    end = markdown.index("## Every run")
+    print()
+    print(markdown[start:end].rstrip())
+    print()
+    print(f"written to {output}: " + ", ".join(sorted(summary["files"].values())))
+    return 0
