@@ -366,13 +366,19 @@ SCENARIOS = [
     ),
     # Random SIGKILLs from the parent (seeded delays; where they land varies).
     # Timed from the first trial's start: "a" trains 0.03 s per trial, so
-    # most kills land in a trial; "b" trains in no time, so they land in the
-    # state writes. "c" is timed from the process start: reload, first trial.
+    # most kills land in a trial; "b" trains 0.01 s per trial, so a good share
+    # land in the state writes while every run still outlasts the longest
+    # delay (with no training at all a fast machine finished before any kill).
+    # "c" is timed from the process start: reload, first trial.
     ("random", "random-kills-a", random_kills(1, 5, high=0.2, kill_from="start")),
     ("random", "random-kills-b", random_kills(2, 5, high=0.05, kill_from="start")),
     ("random", "random-kills-c", random_kills(3, 5, high=0.1, kill_from="launch")),
 ]
-RANDOM_ARGS = {"random-kills-a": ["--sleep", "0.03"]}
+RANDOM_ARGS = {
+    "random-kills-a": ["--sleep", "0.03"],
+    "random-kills-b": ["--sleep", "0.01"],
+    "random-kills-c": ["--sleep", "0.02"],
+}
 
 FAILURE_SCENARIOS = [
     {"name": "failures-uninterrupted", "launches": [{}], "args": FAILURES},
@@ -536,7 +542,7 @@ def test_random_kills_of_real_processes(tmp_path, reference):
         delay = rng.uniform(0.0, 0.2)
         environment = env()
         process = subprocess.Popen(
-            [sys.executable, str(FAKE_SEARCH), str(run_dir), "--sleep", "0.02"],
+            [sys.executable, str(FAKE_SEARCH), str(run_dir), "--sleep", "0.1"],
             cwd=REPO,
             env=environment,
             stdout=subprocess.DEVNULL,
