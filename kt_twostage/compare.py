@@ -864,6 +864,10 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
             **{k: r.get(k) for k in RUN_COLUMNS},
             "tuner": LABELS[r["tuner"]],
             "wall_seconds": round(r["wall_seconds"], 1),
+            "load": "/".join(
+                "n/a" if v is None else f"{v:.1f}"
+                for v in r.get("load_average") or (None, None)
+            ),
         }
         for r in runs
     ]
@@ -915,11 +919,14 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
         f"(TwoStageTuner: the best stage-2 trial); the test score is that "
         f"model's, measured once. The last column counts the runs whose "
         f"returned-so-far trial came within {reach_tolerance:g} of the grid's "
-        f"best validation score, and the mean epochs they needed.",
+        f"best validation score, and the mean epochs they needed. Wall time "
+        "is the search alone (no data loading, no test evaluation); the "
+        "`load` column of each run below gives the machine's 1-minute load "
+        "average at its start and end, as other processes slow it down.",
         "",
         "## Every run",
         "",
-        table.markdown_table(run_rows, RUN_COLUMNS),
+        table.markdown_table(run_rows, (*RUN_COLUMNS, "load")),
         "## Plots",
         "",
         *(f"- `{file}`" for file in PLOT_FILES.values()),
@@ -1099,8 +1106,8 @@ PROFILES = {
     # The reference schedule on all 25,000 + 25,000 reviews: weeks on a CPU.
     "seed": ImdbCompareSettings(),
     # All of IMDB's test reviews, a 10,000-review training subset and a
-    # short schedule: about an hour for 3 seeds on 2 CPU cores (see
-    # docs/BENCHMARKS.md for how these were chosen).
+    # short schedule: 3 seeds took 28 min of search on 2 CPU cores, 45 min
+    # with other jobs on the machine (docs/BENCHMARKS.md says why these).
     "cpu": ImdbCompareSettings(
         units_min=16,
         units_max=64,

@@ -15,7 +15,7 @@ import json
 import math
 import os
 
-from kt_twostage import _io
+from kt_twostage import _io, speculative
 
 # Written by `kt_twostage.compare` beside the Keras Tuner files: per trial,
 # the seconds it took and the epochs it trained. Keras Tuner records neither.
@@ -32,6 +32,7 @@ PROJECT_COLUMNS = (
     "score",
     "status",
     "seconds",
+    "role",
 )
 
 
@@ -128,8 +129,11 @@ def read_two_stage_project(
                 "score": state.get("score"),
                 "status": state.get("status"),
                 "seconds": timing.get("seconds"),
+                "role": "stage 1",
+                "branch": values.get("tuner/stage2_branch"),
             }
         )
+    _mark_stage2_roles(rows, schedule, direction)
     return {
         "rows": rows,
         "objective": objective,
@@ -139,12 +143,46 @@ def read_two_stage_project(
     }
 
 
+def _mark_stage2_roles(rows, schedule, direction):
+    """Set each stage-2 row's `role`: on the path, off it, or pending.
+
+    Speculative stage-2 trials (`stage2_parallelism > 1`) that the scores did
+    not select are kept but never chosen; rows without a branch come from a
+    sequential search, whose stage-2 trials are all on the path.
+    """
+    stage2 = [row for row in rows if row["stage"] == 2]
+    if not stage2 or any(row["branch"] is None for row in stage2):
+        for row in stage2:
+            row["role"] = speculative.ON_PATH
+        return
+    nodes = [
+        speculative.NodeRecord(
+            row["branch"],
+            row["score"] if row["status"] == "COMPLETED" else None,
+            ended=row["status"] in ("COMPLETED", "FAILED", "INVALID"),
+        )
+        for row in stage2
+    ]
+    trials = (schedule or {}).get("stage2_trials") or len(stage2)
+    path = speculative.resolve_path(nodes, trials, direction)
+    for row in stage2:
+        row["role"] = speculative.node_status(row["branch"], path)
+
+
 def choose_two_stage(rows, direction):
-    """The row `TwoStageOracle.get_best_trials(1)` returns (first on ties)."""
+    """The row `TwoStageOracle.get_best_trials(1)` returns (first on ties).
+
+    Off-path speculative trials are never chosen.
+    """
     for stage in (2, 1):
         best = None
         for row in rows:
             if row["stage"] != stage or row["status"] != "COMPLETED":
+                continue
+            if row.get("role", speculative.ON_PATH) not in (
+                "stage 1",
+                speculative.ON_PATH,
+            ):
                 continue
             if row["score"] is None:
                 continue

@@ -124,3 +124,25 @@ def test_cli_report_errors(project, tmp_path, capsys):
     # The hyperparameter names are "width" and "lr", not the defaults.
     assert main(["report", project["dir"], "--output", str(tmp_path)]) == 1
     assert "Pass the right name with --units-hp" in capsys.readouterr().err
+
+
+def test_off_path_speculative_trials_are_marked_and_never_chosen():
+    def row(trial_id, stage, branch, score):
+        return {
+            "trial_id": trial_id,
+            "stage": stage,
+            "units": 8,
+            "learning_rate": 0.02,
+            "score": score,
+            "status": "COMPLETED",
+            "role": "stage 1",
+            "branch": branch,
+        }
+
+    # The first stage-2 trial ("") counts as improved, so the path goes on
+    # with "H" (halve); "B" was trained speculatively and scored best.
+    rows = [row("0", 1, None, 0.7), row("1", 2, "", 0.8)]
+    rows += [row("2", 2, "H", 0.9), row("3", 2, "B", 0.95)]
+    table._mark_stage2_roles(rows, {"stage2_trials": 3}, "max")
+    assert [r["role"] for r in rows] == ["stage 1", "path", "path", "off-path"]
+    assert table.choose_two_stage(rows, "max")["trial_id"] == "2"

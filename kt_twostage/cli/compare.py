@@ -58,8 +58,8 @@ def register(subparsers):
         default="tiny",
         help="'seed': the reference schedule on all the data (days on a CPU); "
         "'cpu': all of IMDB's test reviews, 10,000 training reviews and a "
-        "short schedule (about an hour on 2 CPU cores); 'tiny': the built-in "
-        "sample, under a minute per seed (default)",
+        "short schedule (30-45 min for 3 seeds on 2 CPU cores); 'tiny': the "
+        "built-in sample, about a minute per seed (default)",
     )
     parser.add_argument(
         "--data",
