@@ -15,11 +15,9 @@ Run it from the repository root:
                                                     # KT_TWOSTAGE_EXAMPLE_SMALL=1)
 """
 
-import argparse
-import os
-
 import keras
 import numpy as np
+from _common import parse_example_args, parser_for
 
 from kt_twostage import TwoStageTuner
 
@@ -53,13 +51,9 @@ def make_sequences(count, seed):
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--directory", default="kt_twostage_runs")
+    parser = parser_for(__doc__)
     parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--small", action="store_true", help="a tiny run (< 1 min)")
-    args = parser.parse_args()
-    args.small = args.small or os.environ.get("KT_TWOSTAGE_EXAMPLE_SMALL") == "1"
-    return args
+    return parse_example_args(parser)
 
 
 def main():

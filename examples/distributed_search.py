@@ -31,52 +31,27 @@ and settings. The project is resumed if it exists; `--local --overwrite`
 deletes it first.
 """
 
-import argparse
-import dataclasses
 import os
 import shutil
 import sys
 
-from kt_twostage import distributed, load_imdb
-from kt_twostage.imdb_search import PRESETS, build_tuner
+from _common import example_settings, load_reviews, parse_example_args, parser_for
 
-# The `--small` setting: 2 architectures and 2 learning rates, 1 epoch each, on
-# 400 short reviews.
-SMALL = {
-    "units_min": 4,
-    "units_max": 8,
-    "units_step": 4,
-    "stage2_epochs": 1,
-    "stage2_trials": 2,
-    "num_words": 2000,
-    "max_length": 50,
-    "verbose": 0,
-}
-SMALL_REVIEWS = 400
+from kt_twostage import distributed
+from kt_twostage.imdb_search import build_tuner, run_search
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--directory", default="kt_twostage_runs")
+    parser = parser_for(__doc__)
     parser.add_argument(
         "--local", type=int, metavar="N", help="start a chief and N workers here"
     )
     parser.add_argument("--overwrite", action="store_true", help="with --local")
-    parser.add_argument("--small", action="store_true", help="a tiny run (< 1 min)")
-    args = parser.parse_args()
-    args.small = args.small or os.environ.get("KT_TWOSTAGE_EXAMPLE_SMALL") == "1"
-    return args
+    return parse_example_args(parser)
 
 
 def settings_of(args):
-    settings = dataclasses.replace(
-        PRESETS["quick"],
-        directory=args.directory,
-        project_name="distributed_example" + ("_small" if args.small else ""),
-    )
-    if args.small:
-        settings = dataclasses.replace(settings, **SMALL)
-    return settings
+    return example_settings(args, "distributed_example")
 
 
 def run_this_process(args):
@@ -84,24 +59,12 @@ def run_this_process(args):
     role = os.environ.get("KERASTUNER_TUNER_ID", "chief")
     is_worker = "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in role
     settings = settings_of(args)
-    data = load_imdb(
-        settings.data, num_words=settings.num_words, max_length=settings.max_length
-    )
-    x, y = data.x_train, data.y_train
-    if args.small:
-        x, y = x[:SMALL_REVIEWS], y[:SMALL_REVIEWS]
+    x, y, _, _ = load_reviews(settings, args.small)
 
     # Never overwrite here: a worker would delete the chief's project.
-    tuner = build_tuner(settings)
     # The chief serves trials until the schedule ends; a worker trains
     # trials until the chief says stop.
-    tuner.search(
-        x,
-        y,
-        validation_split=settings.validation_split,
-        batch_size=settings.batch_size,
-        verbose=settings.verbose,
-    )
+    tuner = run_search(build_tuner(settings), settings, x, y)
     if is_worker:
         # The chief may be gone: ask it nothing more.
         print(f"{role} done: the chief says the search is over")

@@ -20,88 +20,39 @@ in `--directory` and resumed when the script runs again (`--overwrite` starts
 over); `kt-twostage report DIRECTORY/PROJECT` writes its trial table and plots.
 """
 
-import argparse
 import dataclasses
-import os
 
-from kt_twostage import ImdbLstmHyperModel, TwoStageTuner, load_imdb, sample_path
-from kt_twostage.imdb_search import PRESETS
+from _common import example_settings, load_reviews, parse_example_args, parser_for
 
-# The `--small` setting: 2 architectures, 2 learning rates, 1 epoch each, on
-# 400 short reviews.
-SMALL = {
-    "units_min": 4,
-    "units_max": 8,
-    "units_step": 4,
-    "stage2_epochs": 1,
-    "stage2_trials": 2,
-    "num_words": 2000,
-    "max_length": 50,
-}
-SMALL_REVIEWS = 400
+from kt_twostage import sample_path
+from kt_twostage.imdb_search import PRESETS, build_tuner, run_search
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--data", help="aclImdb folder or .tar.gz (the full data)")
-    parser.add_argument("--directory", default="kt_twostage_runs")
     parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--small", action="store_true", help="a tiny run (< 1 min)")
-    args = parser.parse_args()
-    args.small = args.small or os.environ.get("KT_TWOSTAGE_EXAMPLE_SMALL") == "1"
-    return args
+    return parse_example_args(parser)
 
 
 def main():
     args = parse_args()
     if args.data:
-        settings = dataclasses.replace(PRESETS["seed"], data=args.data)
+        preset = dataclasses.replace(PRESETS["seed"], data=args.data)
     else:
-        settings = dataclasses.replace(PRESETS["quick"], data=sample_path())
-    if args.small:
-        settings = dataclasses.replace(settings, **SMALL, verbose=0)
-    project_name = "imdb_example" + ("_small" if args.small else "")
+        preset = dataclasses.replace(PRESETS["quick"], data=sample_path())
+    settings = example_settings(args, "imdb_example", preset, overwrite=args.overwrite)
 
     # 1. Data: padded token ids, the tokenizer fit on the training reviews only.
-    data = load_imdb(
-        settings.data, num_words=settings.num_words, max_length=settings.max_length
-    )
-    x_train, y_train = data.x_train, data.y_train
-    x_test, y_test = data.x_test, data.y_test
-    if args.small:
-        x_train, y_train = x_train[:SMALL_REVIEWS], y_train[:SMALL_REVIEWS]
-        x_test, y_test = x_test[:SMALL_REVIEWS], y_test[:SMALL_REVIEWS]
+    x_train, y_train, x_test, y_test = load_reviews(settings, args.small)
     print(f"data: {len(x_train)} training and {len(x_test)} test reviews")
 
-    # 2. The hypermodel declares "units" (stage 1) and "learning_rate" (stage 2).
-    hypermodel = ImdbLstmHyperModel(
-        num_words=settings.num_words,
-        units=(settings.units_min, settings.units_max, settings.units_step),
-        max_learning_rate=settings.max_learning_rate,
-        default_learning_rate=settings.stage1_learning_rate,
-    )
+    # 2. The tuner (`build_tuner`): an `ImdbLstmHyperModel`, which declares
+    # "units" (stage 1) and "learning_rate" (stage 2), in a `TwoStageTuner`
+    # that tunes the architecture first, then the learning rate.
+    tuner = run_search(build_tuner(settings), settings, x_train, y_train)
 
-    # 3. The tuner: architecture first, then the learning rate.
-    tuner = TwoStageTuner(
-        hypermodel,
-        objective="val_accuracy",
-        stage1_epochs=settings.stage1_epochs,
-        stage2_epochs=settings.stage2_epochs,
-        stage2_trials=settings.stage2_trials,
-        seed=settings.seed,
-        directory=args.directory,
-        project_name=project_name,
-        overwrite=args.overwrite,
-    )
-    tuner.search(
-        x_train,
-        y_train,
-        validation_split=settings.validation_split,
-        batch_size=settings.batch_size,
-        verbose=settings.verbose,
-    )
-
-    # 4. What each stage did. Every trial's values carry its stage.
+    # 3. What each stage did. Every trial's values carry its stage.
     best = tuner.oracle.get_best_trials(1)[0]
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
     stage1 = [t for t in trials if t.hyperparameters.values["tuner/stage"] == 1]
@@ -119,7 +70,7 @@ def main():
         learning_rate = trial.hyperparameters.values["learning_rate"]
         print(f"  {learning_rate:10.6g}  {_score(trial)}{mark}")
 
-    # 5. The chosen model (best stage-2 checkpoint), tested once.
+    # 4. The chosen model (best stage-2 checkpoint), tested once.
     values = best.hyperparameters.values
     model = tuner.get_best_models(1)[0]
     test_loss, test_accuracy = model.evaluate(

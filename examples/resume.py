@@ -22,7 +22,6 @@ Run it from the repository root:
 """
 
 import argparse
-import dataclasses
 import glob
 import json
 import os
@@ -32,69 +31,43 @@ import sys
 import time
 
 import keras
+from _common import (
+    SMALL,
+    example_settings,
+    load_reviews,
+    parse_example_args,
+    parser_for,
+)
 
-from kt_twostage import load_imdb
-from kt_twostage.imdb_search import PRESETS, build_tuner
+from kt_twostage.imdb_search import build_tuner, run_search
 
 # The `--small` setting: 3 architectures and 3 learning rates, 1 epoch each, on
 # 400 short reviews; the search is killed after 2 trials.
-SMALL = {
-    "units_min": 4,
-    "units_max": 12,
-    "units_step": 4,
-    "stage2_epochs": 1,
-    "stage2_trials": 3,
-    "num_words": 2000,
-    "max_length": 50,
-    "verbose": 0,
-}
-SMALL_REVIEWS = 400
+SMALL_THREE = {**SMALL, "units_max": 12, "stage2_trials": 3}
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--directory", default="kt_twostage_runs")
+    parser = parser_for(__doc__)
     parser.add_argument(
         "--interrupt-after", type=int, help="kill after this many ended trials"
     )
-    parser.add_argument("--small", action="store_true", help="a tiny run (< 1 min)")
     parser.add_argument("--run-search", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    args.small = args.small or os.environ.get("KT_TWOSTAGE_EXAMPLE_SMALL") == "1"
+    args = parse_example_args(parser)
     if args.interrupt_after is None:
         args.interrupt_after = 2 if args.small else 3
     return args
 
 
 def make_settings(args, overwrite):
-    settings = dataclasses.replace(
-        PRESETS["quick"],
-        directory=args.directory,
-        project_name="resume_example" + ("_small" if args.small else ""),
-        overwrite=overwrite,
+    return example_settings(
+        args, "resume_example", small=SMALL_THREE, overwrite=overwrite
     )
-    if args.small:
-        settings = dataclasses.replace(settings, **SMALL)
-    return settings
 
 
 def search(settings, small, callbacks=()):
-    data = load_imdb(
-        settings.data, num_words=settings.num_words, max_length=settings.max_length
-    )
-    x, y = data.x_train, data.y_train
-    if small:
-        x, y = x[:SMALL_REVIEWS], y[:SMALL_REVIEWS]
+    x, y, _, _ = load_reviews(settings, small)
     tuner = build_tuner(settings)
-    tuner.search(
-        x,
-        y,
-        validation_split=settings.validation_split,
-        batch_size=settings.batch_size,
-        verbose=settings.verbose,
-        callbacks=list(callbacks),
-    )
-    return tuner
+    return run_search(tuner, settings, x, y, callbacks=list(callbacks))
 
 
 def read_trials(project_dir):

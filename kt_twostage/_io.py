@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, binary: bool = False):
+    """Open a temporary file beside `path` for writing; rename it to `path`.
+
+    The rename happens when the block ends without an error, after the data
+    is on disk. On an error the temporary file is removed and `path` is left
+    as it was. Text is written as UTF-8; `binary=True` opens the file in
+    binary mode.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, temporary = tempfile.mkstemp(
@@ -17,8 +25,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     try:
         # mkstemp creates the file private (0600); give it the usual mode.
         os.chmod(temporary, 0o666 & ~_current_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        if binary:
+            handle = os.fdopen(fd, "wb")
+        else:
+            handle = os.fdopen(fd, "w", encoding="utf-8")
+        with handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -26,6 +38,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it."""
+    with atomic_file(path) as handle:
+        handle.write(text)
 
 
 def _current_umask() -> int:

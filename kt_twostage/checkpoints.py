@@ -27,9 +27,11 @@ import os
 
 from keras.src.saving import saving_lib
 from keras_tuner.src import backend as kt_backend
+from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine import tuner_utils
 
 from kt_twostage._validation import check_positive_int
+from kt_twostage.oracle import ROLE_PENDING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +96,71 @@ def delete_file(path):
         # Already gone: deleted by an earlier pass or another process.
         return 0
     return size
+
+
+def ranked_trials(oracle):
+    """Every trial of `oracle` as a `RankedTrial`, in `get_best_trials` order."""
+    not_ended = {trial.trial_id for trial in oracle.ongoing_trials.values()}
+    not_ended |= set(oracle._retry_queue)
+    ended = set(oracle.end_order) - not_ended
+    roles = oracle.trial_roles() if hasattr(oracle, "trial_roles") else {}
+    return [
+        RankedTrial(
+            trial_id=trial.trial_id,
+            completed=trial.status == trial_module.TrialStatus.COMPLETED,
+            ended=trial.trial_id in ended,
+            may_rise=roles.get(trial.trial_id) == ROLE_PENDING,
+        )
+        for trial in oracle.get_best_trials(len(oracle.trials))
+    ]
+
+
+def checkpoint_path(tuner, trial_id):
+    """Where `tuner` keeps the best-epoch checkpoint of trial `trial_id`."""
+    # The file name is Keras Tuner's (`_get_checkpoint_fname`, which also
+    # creates the trial's folder if it is missing).
+    return os.path.join(
+        tuner.project_dir,
+        f"trial_{trial_id}",
+        os.path.basename(tuner._get_checkpoint_fname(trial_id)),
+    )
+
+
+def delete_unneeded(tuner):
+    """Delete the checkpoints that `tuner.get_best_models` can no longer return.
+
+    Does nothing without `keep_checkpoints`, or in a worker (the process that
+    holds the oracle deletes).
+
+    Returns:
+        The ids of the trials whose checkpoint files were deleted.
+    """
+    if tuner.keep_checkpoints is None or tuner._is_worker():
+        return []
+    deleted = []
+    for trial_id in checkpoints_to_delete(
+        ranked_trials(tuner.oracle), tuner.keep_checkpoints
+    ):
+        if delete_file(checkpoint_path(tuner, trial_id)):
+            deleted.append(trial_id)
+    return deleted
+
+
+def delete_when_trials_end(tuner):
+    """Delete now, and after each trial the chief's oracle ends.
+
+    The chief serves the oracle and runs no trial: it deletes the checkpoints
+    when a worker's trial ends, in the server thread that ends it (Keras
+    Tuner's server has one thread).
+    """
+    delete_unneeded(tuner)
+    end_trial = tuner.oracle.end_trial
+
+    def end_trial_and_delete(trial):
+        end_trial(trial)
+        delete_unneeded(tuner)
+
+    tuner.oracle.end_trial = end_trial_and_delete
 
 
 class SaveBestWeights(tuner_utils.SaveBestEpoch):

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kt_twostage import _io
 from kt_twostage._validation import check_positive_int
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -473,34 +474,17 @@ def _read_cache(cache_file):
 
 
 def _write_cache(cache_file, data):
-    os.makedirs(os.path.dirname(cache_file), exist_ok=True)
     # Tokens never contain whitespace (TextVectorization splits on it), so the
     # vocabulary round-trips through one newline-joined UTF-8 buffer, which is
     # far smaller than a fixed-width numpy string array.
     vocabulary = np.frombuffer("\n".join(data.vocabulary).encode("utf-8"), "uint8")
-    # Write next to the target, then rename: os.replace is atomic, so a killed
-    # process leaves either the old cache or the complete new one.
-    handle, temp_path = tempfile.mkstemp(
-        dir=os.path.dirname(cache_file),
-        prefix=f".{os.path.basename(cache_file)}.",
-        suffix=".tmp",
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(
-                file,
-                x_train=data.x_train,
-                y_train=data.y_train,
-                x_test=data.x_test,
-                y_test=data.y_test,
-                vocabulary=vocabulary,
-            )
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp creates the file private (0600); a cache is not a secret.
-        os.chmod(temp_path, 0o644)
-        os.replace(temp_path, cache_file)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    # A killed process leaves either the old cache or the complete new one.
+    with _io.atomic_file(cache_file, binary=True) as file:
+        np.savez(
+            file,
+            x_train=data.x_train,
+            y_train=data.y_train,
+            x_test=data.x_test,
+            y_test=data.y_test,
+            vocabulary=vocabulary,
+        )

@@ -11,7 +11,7 @@ import os
 
 from kt_twostage import _io
 from kt_twostage._validation import check_positive_int
-from kt_twostage.data import load_imdb, sample_path
+from kt_twostage.data import ImdbData, load_imdb, sample_path
 from kt_twostage.hypermodel import ImdbLstmHyperModel
 from kt_twostage.tuner import TwoStageTuner
 
@@ -114,6 +114,29 @@ def build_tuner(settings: ImdbSearchSettings, **tuner_kwargs) -> TwoStageTuner:
     )
 
 
+def load_data(settings: ImdbSearchSettings) -> ImdbData:
+    """The tokenized reviews of an IMDB search (`load_imdb` with its settings)."""
+    return load_imdb(
+        settings.data, num_words=settings.num_words, max_length=settings.max_length
+    )
+
+
+def run_search(
+    tuner: TwoStageTuner, settings: ImdbSearchSettings, x, y, **fit_kwargs
+) -> TwoStageTuner:
+    """`tuner.search(x, y)` with the settings' validation split, batch size
+    and verbosity; returns `tuner`."""
+    tuner.search(
+        x,
+        y,
+        validation_split=settings.validation_split,
+        batch_size=settings.batch_size,
+        verbose=settings.verbose,
+        **fit_kwargs,
+    )
+    return tuner
+
+
 def run_imdb_search(settings: ImdbSearchSettings, **tuner_kwargs) -> dict:
     """Run (or resume) the search, test the chosen model once, save the result.
 
@@ -121,16 +144,9 @@ def run_imdb_search(settings: ImdbSearchSettings, **tuner_kwargs) -> dict:
         A dict with the chosen `units` and `learning_rate`, its validation
         score, the test accuracy and loss, and where it was written.
     """
-    data = load_imdb(
-        settings.data, num_words=settings.num_words, max_length=settings.max_length
-    )
-    tuner = build_tuner(settings, **tuner_kwargs)
-    tuner.search(
-        data.x_train,
-        data.y_train,
-        validation_split=settings.validation_split,
-        batch_size=settings.batch_size,
-        verbose=settings.verbose,
+    data = load_data(settings)
+    tuner = run_search(
+        build_tuner(settings, **tuner_kwargs), settings, data.x_train, data.y_train
     )
     best_trial = tuner.oracle.get_best_trials(1)[0]
     model = tuner.get_best_models(1)[0]

@@ -13,12 +13,11 @@ import zlib
 import keras
 import keras_tuner
 from keras_tuner.src.distribute import utils as dist_utils
-from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine import tuner_utils
 
 from kt_twostage import _io, checkpoints, distributed, schedule
 from kt_twostage._validation import check_positive_int
-from kt_twostage.oracle import EPOCHS_KEY, ROLE_PENDING, STAGE_KEY, TwoStageOracle
+from kt_twostage.oracle import EPOCHS_KEY, STAGE_KEY, TwoStageOracle
 
 # Arguments that belong to the oracle rather than to `keras_tuner.Tuner`.
 _ORACLE_KWARGS = (
@@ -203,25 +202,15 @@ class TwoStageTuner(keras_tuner.Tuner):
         if not self._is_worker():
             self.save()
         # A resumed project may hold checkpoints that can go.
-        self._delete_unneeded_checkpoints()
+        checkpoints.delete_unneeded(self)
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        self._delete_unneeded_checkpoints()
+        checkpoints.delete_unneeded(self)
 
     def search(self, *fit_args, **fit_kwargs):
         if self.keep_checkpoints is not None and dist_utils.is_chief_oracle():
-            # The chief serves the oracle and runs no trial: it deletes the
-            # checkpoints when a worker's trial ends, in the server thread
-            # that ends it (Keras Tuner's server has one thread).
-            self._delete_unneeded_checkpoints()
-            end_trial = self.oracle.end_trial
-
-            def end_trial_and_delete(trial):
-                end_trial(trial)
-                self._delete_unneeded_checkpoints()
-
-            self.oracle.end_trial = end_trial_and_delete
+            checkpoints.delete_when_trials_end(self)
         if dist_utils.is_chief_oracle():
             # As Keras Tuner's chief, but it exits as soon as every worker has
             # been told to stop (Keras Tuner's checks every 20 seconds).
@@ -259,44 +248,6 @@ class TwoStageTuner(keras_tuner.Tuner):
             monitor=objective.name,
             mode=objective.direction,
             patience=self.stage2_patience,
-        )
-
-    def _delete_unneeded_checkpoints(self):
-        """Delete the checkpoints that `get_best_models` can no longer return.
-
-        Returns:
-            The ids of the trials whose checkpoint files were deleted.
-        """
-        if self.keep_checkpoints is None or self._is_worker():
-            return []
-        oracle = self.oracle
-        not_ended = {trial.trial_id for trial in oracle.ongoing_trials.values()}
-        not_ended |= set(oracle._retry_queue)
-        ended = set(oracle.end_order) - not_ended
-        roles = oracle.trial_roles() if hasattr(oracle, "trial_roles") else {}
-        ranked = [
-            checkpoints.RankedTrial(
-                trial_id=trial.trial_id,
-                completed=trial.status == trial_module.TrialStatus.COMPLETED,
-                ended=trial.trial_id in ended,
-                may_rise=roles.get(trial.trial_id) == ROLE_PENDING,
-            )
-            for trial in oracle.get_best_trials(len(oracle.trials))
-        ]
-        deleted = []
-        for trial_id in checkpoints.checkpoints_to_delete(
-            ranked, self.keep_checkpoints
-        ):
-            if checkpoints.delete_file(self._checkpoint_path(trial_id)):
-                deleted.append(trial_id)
-        return deleted
-
-    def _checkpoint_path(self, trial_id):
-        # `_get_checkpoint_fname` creates the trial's folder; this does not.
-        return os.path.join(
-            self.project_dir,
-            f"trial_{trial_id}",
-            os.path.basename(self._get_checkpoint_fname(trial_id)),
         )
 
     def get_state(self):
@@ -373,7 +324,7 @@ class TwoStageTuner(keras_tuner.Tuner):
         return super().get_best_models(num_models)
 
     def load_model(self, trial):
-        path = self._checkpoint_path(trial.trial_id)
+        path = checkpoints.checkpoint_path(self, trial.trial_id)
         if not os.path.exists(path):
             raise FileNotFoundError(
                 f"Cannot load the model of trial {trial.trial_id}: its checkpoint "

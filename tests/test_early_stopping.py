@@ -1,59 +1,29 @@
 """`stage2_patience`: early stopping of stage-2 trials only."""
 
 import keras
-import numpy as np
 import pytest
+import tiny_model
+from tiny_model import EpochLog
 
-from kt_twostage import TwoStageTuner
 from kt_twostage.cli.search import register, settings_from_args
 from kt_twostage.imdb_search import ImdbSearchSettings, build_tuner
 
 
 def build_model(hp):
-    units = hp.Choice("width", [2, 4])
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(3,)),
-            keras.layers.Dense(units, activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
     # A learning rate this small changes nothing that accuracy can see, so
     # `val_accuracy` never improves after the first epoch.
-    model.compile(
-        optimizer=keras.optimizers.SGD(
-            hp.Float("lr", 1e-12, 1e-10, sampling="log", default=1e-11)
-        ),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
+    return tiny_model.build_model(
+        hp, optimizer=keras.optimizers.SGD, learning_rate=(1e-12, 1e-10, 1e-11)
     )
-    return model
-
-
-class EpochLog(keras.callbacks.Callback):
-    def __init__(self, path):
-        super().__init__()
-        self.path = str(path)
-
-    def on_epoch_end(self, epoch, logs=None):
-        with open(self.path, "a") as handle:
-            handle.write(f"{epoch}\n")
-
-    def on_train_end(self, logs=None):
-        with open(self.path, "a") as handle:
-            handle.write("end\n")
 
 
 def make_tuner(directory, **kwargs):
-    return TwoStageTuner(
-        build_model,
-        units_hp="width",
-        learning_rate_hp="lr",
+    return tiny_model.make_tuner(
+        directory,
+        hypermodel=build_model,
         stage1_epochs=3,
         stage2_epochs=6,
         stage2_trials=2,
-        seed=1,
-        directory=str(directory),
         project_name="patience",
         **kwargs,
     )
@@ -61,17 +31,15 @@ def make_tuner(directory, **kwargs):
 
 @pytest.fixture(scope="module")
 def tiny_data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(48, 3)).astype("float32")
-    y = (x[:, 0] > 0).astype("float32")
-    return x, y
+    return tiny_model.tiny_data(samples=48, label_features=1)
 
 
 def test_stage2_trials_stop_early_and_stage1_does_not(tmp_path, tiny_data):
     x, y = tiny_data
     tuner = make_tuner(tmp_path, stage2_patience=2)
     log = tmp_path / "epochs.log"
-    tuner.search(x, y, validation_split=0.25, verbose=0, callbacks=[EpochLog(log)])
+    callbacks = [EpochLog(log, mark_end=True)]
+    tuner.search(x, y, validation_split=0.25, verbose=0, callbacks=callbacks)
     runs = log.read_text().split("end\n")[:-1]
     epochs = [len(run.split()) for run in runs]
     # Stage 1 (2 trials) trains its 3 epochs; stage 2 stops after the first

@@ -18,7 +18,10 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "examples"
-SCRIPTS = sorted(path.name for path in EXAMPLES.glob("*.py"))
+# `_common.py` and the like: helpers the scripts import, not examples.
+SCRIPTS = sorted(
+    path.name for path in EXAMPLES.glob("*.py") if not path.name.startswith("_")
+)
 
 
 def run_example(tmp_path, script, *args, timeout=240):
@@ -84,7 +87,7 @@ def test_readme_links_every_example():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Examples", 1)[1].split("\n## ", 1)[0]
     for path in sorted(EXAMPLES.iterdir()):
-        if path.suffix in (".py", ".md"):
+        if path.suffix in (".py", ".md") and not path.name.startswith("_"):
             assert f"(examples/{path.name})" in section, path.name
 
 

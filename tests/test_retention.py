@@ -3,9 +3,8 @@
 import os
 
 import h5py
-import keras
-import numpy as np
 import pytest
+import tiny_model
 
 from kt_twostage import TwoStageTuner
 from kt_twostage.checkpoints import RankedTrial, checkpoints_to_delete
@@ -70,45 +69,16 @@ def test_invalid_keep_checkpoints(tmp_path, keep):
 # With a tiny real model.
 # --------------------------------------------------------------------------- #
 def build_model(hp):
-    units = hp.Choice("width", [2, 4, 6])
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(3,)),
-            keras.layers.Dense(units, activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.RMSprop(
-            hp.Float("lr", 1e-4, 0.05, sampling="log", default=0.01)
-        ),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return tiny_model.build_model(hp, widths=(2, 4, 6))
 
 
 @pytest.fixture(scope="module")
 def tiny_data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 3)).astype("float32")
-    y = (x[:, 0] + x[:, 1] > 0).astype("float32")
-    return x, y
+    return tiny_model.tiny_data()
 
 
 def make_tuner(directory, **kwargs):
-    return TwoStageTuner(
-        build_model,
-        units_hp="width",
-        learning_rate_hp="lr",
-        stage1_epochs=1,
-        stage2_epochs=2,
-        stage2_trials=3,
-        seed=1,
-        directory=str(directory),
-        project_name="tiny",
-        **kwargs,
-    )
+    return tiny_model.make_tuner(directory, hypermodel=build_model, **kwargs)
 
 
 def checkpoint_files(directory):
@@ -130,18 +100,7 @@ class Watcher(TwoStageTuner):
 
 def test_keep_one_checkpoint(tmp_path, tiny_data):
     x, y = tiny_data
-    tuner = Watcher(
-        build_model,
-        units_hp="width",
-        learning_rate_hp="lr",
-        stage1_epochs=1,
-        stage2_epochs=2,
-        stage2_trials=3,
-        seed=1,
-        directory=str(tmp_path),
-        project_name="tiny",
-        keep_checkpoints=1,
-    )
+    tuner = make_tuner(tmp_path, tuner_class=Watcher, keep_checkpoints=1)
     tuner.root = tmp_path
     tuner.search(x, y, validation_split=0.25, verbose=0)
 

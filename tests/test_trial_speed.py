@@ -2,10 +2,9 @@
 
 import gc
 
-import keras
 import keras_tuner
-import numpy as np
 import pytest
+import tiny_model
 
 from kt_twostage import TwoStageTuner
 from kt_twostage.tuner import _long_lived_objects_frozen
@@ -30,21 +29,9 @@ def test_a_process_that_froze_objects_itself_is_left_alone():
 
 
 def build_model(hp):
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(3,)),
-            keras.layers.Dense(hp.Choice("units", [2]), activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
+    return tiny_model.build_model(
+        hp, widths=(2,), units_hp="units", learning_rate_hp="learning_rate"
     )
-    model.compile(
-        optimizer=keras.optimizers.RMSprop(
-            hp.Float("learning_rate", 1e-4, 0.05, sampling="log", default=0.01)
-        ),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
 
 
 class Spy(TwoStageTuner):
@@ -62,9 +49,7 @@ class HookedSpy(Spy):
 
 
 def run_search(tuner_class, directory, hypermodel=build_model):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 3)).astype("float32")
-    y = (x[:, 0] > 0).astype("float32")
+    x, y = tiny_model.tiny_data(samples=32, label_features=1)
     tuner = tuner_class(
         hypermodel,
         stage2_trials=1,

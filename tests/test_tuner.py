@@ -3,66 +3,14 @@
 import json
 import os
 
-import keras
-import numpy as np
 import pytest
-
-from kt_twostage import TwoStageTuner
-
-
-def build_model(hp):
-    units = hp.Choice("width", [2, 4])
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(3,)),
-            keras.layers.Dense(units, activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.RMSprop(
-            hp.Float("lr", 1e-4, 0.05, sampling="log", default=0.01)
-        ),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
-
-
-class EpochLog(keras.callbacks.Callback):
-    """Appends one line per trained epoch (survives Keras Tuner's deepcopy)."""
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = str(path)
-
-    def on_epoch_end(self, epoch, logs=None):
-        with open(self.path, "a") as handle:
-            handle.write(f"{epoch}\n")
+import tiny_model
+from tiny_model import EpochLog, build_model, make_tuner
 
 
 @pytest.fixture(scope="module")
 def tiny_data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 3)).astype("float32")
-    y = (x[:, 0] + x[:, 1] > 0).astype("float32")
-    return x, y
-
-
-def make_tuner(directory, **kwargs):
-    return TwoStageTuner(
-        build_model,
-        objective="val_accuracy",
-        units_hp="width",
-        learning_rate_hp="lr",
-        stage1_epochs=1,
-        stage2_epochs=2,
-        stage2_trials=3,
-        seed=1,
-        directory=str(directory),
-        project_name="tiny",
-        **kwargs,
-    )
+    return tiny_model.tiny_data()
 
 
 def test_search_end_to_end(tmp_path, tiny_data):
@@ -133,13 +81,4 @@ def test_resume_with_another_grid_is_refused(tmp_path, tiny_data):
         return build_model(hp)
 
     with pytest.raises(ValueError, match=r"units_grid: project has \(2, 4\)"):
-        TwoStageTuner(
-            wider_model,
-            units_hp="width",
-            learning_rate_hp="lr",
-            stage1_epochs=1,
-            stage2_epochs=2,
-            stage2_trials=3,
-            directory=str(tmp_path),
-            project_name="tiny",
-        )
+        make_tuner(tmp_path, hypermodel=wider_model, seed=None)

@@ -78,21 +78,12 @@ def run(args):
     settings = search.settings_from_args(args)
     os.environ.update(distributed.role_environment(tuner_id, host, port))
 
-    from kt_twostage.data import load_imdb
-    from kt_twostage.imdb_search import build_tuner
+    from kt_twostage import imdb_search
 
     # As `run_imdb_search`, without the final test: that is the chief's.
-    data = load_imdb(
-        settings.data, num_words=settings.num_words, max_length=settings.max_length
-    )
-    tuner = build_tuner(settings)
+    data = imdb_search.load_data(settings)
+    tuner = imdb_search.build_tuner(settings)
     print(f"{tuner_id}: joining the chief on {distributed.format_address(host, port)}")
-    tuner.search(
-        data.x_train,
-        data.y_train,
-        validation_split=settings.validation_split,
-        batch_size=settings.batch_size,
-        verbose=settings.verbose,
-    )
+    imdb_search.run_search(tuner, settings, data.x_train, data.y_train)
     print(f"{tuner_id}: the chief says the search is over")
     return 0
