@@ -4,6 +4,9 @@
 validation split:
 
 - `twostage`: `TwoStageTuner`;
+- with `stage2_patience=P`, also `twostage-patience{P}`: `TwoStageTuner`
+  again, on the same seeds, with early stopping in stage 2
+  (`TwoStageTuner(stage2_patience=P)`), reported beside the plain run;
 - `random`, `bayesian`: `keras_tuner.RandomSearch` and
   `keras_tuner.BayesianOptimization` with `budget // stage2_epochs` trials of
   `stage2_epochs` epochs each;
@@ -17,7 +20,8 @@ validation split:
   keras-team/keras-tuner#1055).
 
 The budget, in epochs, is the two-stage schedule's:
-`len(units grid) * stage1_epochs + stage2_trials * stage2_epochs`. Every
+`len(units grid) * stage1_epochs + stage2_trials * stage2_epochs` (the plain
+one's: the patience variant trains at most that many). Every
 tuner selects on the validation data only; the test data is used once per
 tuner and seed, on the model the tuner returns. Epochs are counted as they
 are trained (Hyperband continues trials from checkpoints, so its trials
@@ -90,7 +94,11 @@ RUN_COLUMNS = (
     "test_loss",
     "test_seconds",
 )
+PATIENCE_PREFIX = "twostage-patience"
 SETTINGS_FILE = "settings.json"
+# Settings that only add runs, keyed by their own names: a work folder made
+# without them (or with another value) is still reused.
+_ADDITIVE_SETTINGS = ("stage2_patience",)
 PLOT_FILES = {
     "epochs": "best_so_far_epochs.png",
     "time": "best_so_far_time.png",
@@ -297,6 +305,36 @@ class _Recorder:
         )
 
 
+def patience_variant(patience) -> str:
+    """The run name of the two-stage tuner with `stage2_patience=patience`."""
+    return f"{PATIENCE_PREFIX}{patience}"
+
+
+def label(name) -> str:
+    """The display name of a run name (`TUNERS` or a patience variant)."""
+    if name.startswith(PATIENCE_PREFIX):
+        return f"{LABELS['twostage']} (patience {name[len(PATIENCE_PREFIX) :]})"
+    return LABELS[name]
+
+
+def _is_two_stage(name):
+    return name == "twostage" or name.startswith(PATIENCE_PREFIX)
+
+
+def _run_names(runs):
+    """The run names present in `runs`, in `TUNERS` order, variants after
+    the plain two-stage tuner."""
+    present = {r["tuner"] for r in runs}
+    names = []
+    for name in TUNERS:
+        if name in present:
+            names.append(name)
+        if name == "twostage":
+            variants = [n for n in present if n.startswith(PATIENCE_PREFIX)]
+            names += sorted(variants, key=lambda n: int(n[len(PATIENCE_PREFIX) :]))
+    return names
+
+
 def _trial_number(trial):
     try:
         return int(trial.trial_id)
@@ -388,6 +426,7 @@ def compare_tuners(
     grid_learning_rates=5,
     grid_seeds=None,
     tuners=TUNERS,
+    stage2_patience=None,
     bayesian_initial_points=None,
     batch_size=32,
     work_dir=None,
@@ -420,6 +459,12 @@ def compare_tuners(
             over the learning-rate hyperparameter's range.
         grid_seeds: Seeds of the grid. Defaults to `None`: the first seed.
         tuners: Which of `TUNERS` to run.
+        stage2_patience: Integer or `None` (default). With an integer, the
+            two-stage tuner (if in `tuners`) also runs with early stopping in
+            stage 2 (`TwoStageTuner(stage2_patience=...)`), on the same
+            seeds, as the run `twostage-patience{P}` ("TwoStageTuner
+            (patience P)"), reported beside the plain run. The budget of the
+            other tuners stays the plain schedule's.
         bayesian_initial_points: `num_initial_points` of
             BayesianOptimization. Defaults to `None`: keras_tuner's default
             (3 per hyperparameter), capped at half of its trials, so that
@@ -450,6 +495,12 @@ def compare_tuners(
     unknown = sorted(set(tuners) - set(TUNERS))
     if unknown or not tuners:
         raise ValueError(f"Unknown tuners {unknown}; expected some of {TUNERS}.")
+    if stage2_patience is not None:
+        if isinstance(stage2_patience, bool) or int(stage2_patience) < 1:
+            raise ValueError(
+                f"Expected `stage2_patience` >= 1 or None, got {stage2_patience!r}."
+            )
+        stage2_patience = int(stage2_patience)
     seeds = [int(seed) for seed in seeds]
     if not seeds:
         raise ValueError("Expected at least one seed.")
@@ -496,6 +547,7 @@ def compare_tuners(
         "test_examples": len(test[0]),
         "problem": problem or {},
         "oracle_seeds": f"1 + {ORACLE_SEED_SPACING} * seed",
+        "stage2_patience": stage2_patience,
     }
     work_dir = os.fspath(work_dir or os.path.join(output_dir, "work"))
     _check_work_dir(work_dir, settings, overwrite)
@@ -509,7 +561,10 @@ def compare_tuners(
     test_metric = objective.name.removeprefix("val_")
     runs = []
     # Seed by seed, so that a change in the machine's load hits every tuner.
-    plan = [(name, seed) for seed in seeds for name in tuners if name != "grid"]
+    names = [name for name in tuners if name != "grid"]
+    if stage2_patience is not None and "twostage" in names:
+        names.insert(names.index("twostage") + 1, patience_variant(stage2_patience))
+    plan = [(name, seed) for seed in seeds for name in names]
     if "grid" in tuners:
         plan += [("grid", seed) for seed in grid_seeds]
     for number, (name, seed) in enumerate(plan, start=1):
@@ -532,7 +587,10 @@ def compare_tuners(
         }
         train_seed = 1000 * seed
         oracle_seed = _oracle_seed(seed)
-        if name == "twostage":
+        if _is_two_stage(name):
+            patience = (
+                {} if name == "twostage" else {"stage2_patience": stage2_patience}
+            )
             tuner = _TwoStage(
                 units_hp=units_hp,
                 learning_rate_hp=learning_rate_hp,
@@ -542,6 +600,7 @@ def compare_tuners(
                 max_learning_rate=max_lr,
                 stage1_learning_rate=stage1_lr,
                 seed=train_seed,
+                **patience,
                 **common,
             )
             search_kwargs = {}
@@ -663,7 +722,7 @@ def _check_work_dir(work_dir, settings, overwrite):
         changed = sorted(
             key
             for key in set(saved) | set(current)
-            if saved.get(key) != current.get(key)
+            if key not in _ADDITIVE_SETTINGS and saved.get(key) != current.get(key)
         )
         if changed:
             raise ValueError(
@@ -720,7 +779,7 @@ def _incumbent(rows, name, direction):
     once there is one (what `TwoStageOracle.get_best_trials` returns).
     """
     scored = [r for r in rows if r["score"] is not None]
-    if name == "twostage" and any(r["stage"] == 2 for r in scored):
+    if _is_two_stage(name) and any(r["stage"] == 2 for r in scored):
         scored = [r for r in scored if r["stage"] == 2]
     if not scored:
         return None
@@ -752,10 +811,8 @@ def summarize(runs, settings, *, reach_tolerance=0.01) -> list[dict]:
     grid_val = _stats([r["validation_score"] for r in grid_runs])["mean"]
     grid_test = _stats([r["test_score"] for r in grid_runs])["mean"]
     rows = []
-    for name in TUNERS:
+    for name in _run_names(runs):
         mine = [r for r in runs if r["tuner"] == name]
-        if not mine:
-            continue
         reach = []
         if grid_val is not None:
             target = grid_val - sign * reach_tolerance
@@ -774,7 +831,7 @@ def summarize(runs, settings, *, reach_tolerance=0.01) -> list[dict]:
         rows.append(
             {
                 "tuner": name,
-                "label": LABELS[name],
+                "label": label(name),
                 "seeds": len(mine),
                 "budget": mine[0]["budget"],
                 "epochs": _stats([r["epochs"] for r in mine]),
@@ -862,7 +919,7 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
     run_rows = [
         {
             **{k: r.get(k) for k in RUN_COLUMNS},
-            "tuner": LABELS[r["tuner"]],
+            "tuner": label(r["tuner"]),
             "wall_seconds": round(r["wall_seconds"], 1),
             "load": "/".join(
                 "n/a" if v is None else f"{v:.1f}"
@@ -889,6 +946,17 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
         f"{settings['max_learning_rate']:g}",
         f"- budget for every tuner but the grid: **{settings['budget_epochs']} "
         "epochs**",
+        *(
+            [
+                f"- {label(patience_variant(settings['stage2_patience']))}: the "
+                "same schedule and seeds, each stage-2 trial stopped after "
+                f"{settings['stage2_patience']} epoch(s) without improvement of "
+                f"{metric} (Keras `EarlyStopping`); the other tuners keep the "
+                "plain schedule's budget"
+            ]
+            if settings.get("stage2_patience") is not None
+            else []
+        ),
         f"- RandomSearch and BayesianOptimization: "
         f"{settings['random_bayesian_trials']} trials of "
         f"{settings['stage2_epochs']} epochs (Bayesian: "
@@ -1002,10 +1070,10 @@ def write_plots(output_dir, runs, settings) -> dict:
         ("time", "end_seconds", "wall time (s)"),
     ):
         curves = {}
-        for name in TUNERS:
+        for name in _run_names(runs):
             mine = [r for r in runs if r["tuner"] == name]
             if mine:
-                curves[LABELS[name]] = [
+                curves[label(name)] = [
                     [(t[x_key], t["best_so_far"]) for t in r["trial_rows"]]
                     for r in mine
                 ]
@@ -1142,6 +1210,7 @@ def run_imdb_compare(
     *,
     seeds=3,
     tuners=TUNERS,
+    stage2_patience=None,
     work_dir=None,
     overwrite=False,
     verbose=0,
@@ -1155,8 +1224,8 @@ def run_imdb_compare(
         settings: An `ImdbCompareSettings` (see `PROFILES`).
         output_dir: Where the tables and plots go.
         seeds: Integer (seeds `0..seeds-1`) or a sequence of seeds.
-        tuners, work_dir, overwrite, verbose, description, run_missing, log:
-            as in `compare_tuners`.
+        tuners, stage2_patience, work_dir, overwrite, verbose, description,
+        run_missing, log: as in `compare_tuners`.
     """
     data_path = settings.data
     start = time.perf_counter()
@@ -1205,6 +1274,7 @@ def run_imdb_compare(
         grid_learning_rates=settings.grid_learning_rates,
         grid_seeds=seeds[: settings.grid_seeds],
         tuners=tuners,
+        stage2_patience=stage2_patience,
         batch_size=settings.batch_size,
         work_dir=work_dir,
         overwrite=overwrite,

@@ -140,6 +140,90 @@ def test_changed_settings_are_refused(tiny_run, capsys):
     assert "other settings (" in capsys.readouterr().err
 
 
+def test_patience_variant_keeps_the_work_folder(tiny_run, capsys):
+    # A work folder made without --stage2-patience is accepted: the variant
+    # is keyed by its own run name, the plain runs are reused.
+    output = tiny_run["root"] / "patience_collect"
+    argv = [
+        "compare",
+        "--profile",
+        "tiny",
+        "--seeds",
+        "1",
+        "--tuners",
+        "twostage",
+        "--stage2-patience",
+        "1",
+        "--output",
+        str(output),
+        "--work-dir",
+        str(tiny_run["output"] / "work"),
+        "--collect-only",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "twostage seed 0: done earlier, reused" in out
+    assert "twostage-patience1 seed 0: not run yet, skipped" in out
+
+
+def test_patience_variant_trains_no_more_epochs(tmp_path, capsys):
+    # Stage-2 trials of 4 epochs, so that patience 1 can stop one early.
+    stage2_epochs = 4
+    argv = [
+        "compare",
+        "--profile",
+        "tiny",
+        "--seeds",
+        "1",
+        "--tuners",
+        "twostage",
+        "--stage2-epochs",
+        str(stage2_epochs),
+        "--stage2-patience",
+        "1",
+        "--output",
+        str(tmp_path / "out"),
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "twostage-patience1 seed 0: running" in out
+    assert "| TwoStageTuner (patience 1) |" in out
+    runs = {r["tuner"]: r for r in read_csv(tmp_path / "out" / "runs.csv")}
+    assert list(runs) == ["twostage", "twostage-patience1"]
+    plain, patient = runs["twostage"], runs["twostage-patience1"]
+    budget = NUM_UNITS * TINY.stage1_epochs + TINY.stage2_trials * stage2_epochs
+    assert int(plain["epochs"]) == budget
+    assert int(patient["epochs"]) <= int(plain["epochs"])
+    assert int(patient["budget"]) == budget
+    assert 0.0 <= float(patient["test_score"]) <= 1.0
+    trials = [
+        t
+        for t in read_csv(tmp_path / "out" / "trials.csv")
+        if t["tuner"] == "twostage-patience1"
+    ]
+    assert [t["stage"] for t in trials] == ["1"] * NUM_UNITS + ["2"] * (
+        TINY.stage2_trials
+    )
+    for trial in trials:
+        if trial["stage"] == "2":
+            # Patience 1 stops after 2 epochs at the earliest.
+            assert 2 <= int(trial["epochs"]) <= stage2_epochs
+        else:
+            assert int(trial["epochs"]) == TINY.stage1_epochs
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["settings"]["stage2_patience"] == 1
+    assert "--stage2-patience 1" in summary["description"]["command"]
+    # Started again: both runs are reused.
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("done earlier, reused") == 2
+
+
+def test_patience_below_one_is_a_usage_error(tmp_path, capsys):
+    argv = ["compare", "--stage2-patience", "0", "--output", str(tmp_path)]
+    assert main(argv) == 2
+    assert "--stage2-patience" in capsys.readouterr().err
+
+
 def test_unknown_tuner_is_a_usage_error(tmp_path, capsys):
     argv = ["compare", "--tuners", "twostage,grdi", "--output", str(tmp_path)]
     assert main(argv) == 2

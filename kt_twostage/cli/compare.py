@@ -75,6 +75,13 @@ def register(subparsers):
         help=f"comma-separated subset of {','.join(TUNERS)} (default: all)",
     )
     parser.add_argument(
+        "--stage2-patience",
+        type=int,
+        help="also run TwoStageTuner with early stopping in stage 2 (stop a "
+        "stage-2 trial after N epochs without improvement), on the same "
+        "seeds, reported beside the plain run (default: off)",
+    )
+    parser.add_argument(
         "--output",
         help="folder for the tables and plots (default: kt_twostage_compare/PROFILE)",
     )
@@ -139,7 +146,15 @@ def describe_machine() -> str:
 def command_line(args) -> str:
     """The command, rebuilt from the parsed arguments (defaults included)."""
     words = ["kt-twostage", "compare", "--profile", args.profile]
-    for flag in ("data", "seeds", "tuners", "output", "work_dir", "verbose"):
+    for flag in (
+        "data",
+        "seeds",
+        "tuners",
+        "stage2_patience",
+        "output",
+        "work_dir",
+        "verbose",
+    ):
         value = getattr(args, flag)
         if value is not None:
             words += ["--" + flag.replace("_", "-"), str(value)]
@@ -164,6 +179,10 @@ def run(args):
         )
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}.")
+    if args.stage2_patience is not None and args.stage2_patience < 1:
+        raise UsageError(
+            f"--stage2-patience must be at least 1, got {args.stage2_patience}."
+        )
     output = args.output or os.path.join("kt_twostage_compare", args.profile)
     description = {
         "command": command_line(args),
@@ -176,6 +195,7 @@ def run(args):
         output,
         seeds=args.seeds,
         tuners=tuners,
+        stage2_patience=args.stage2_patience,
         work_dir=args.work_dir,
         overwrite=args.overwrite,
         verbose=args.verbose,
