@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from kt_twostage.data import sample_path
+from kt_twostage.imdb_search import ImdbProblemSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class ImdbCompareSettings:
+class ImdbCompareSettings(ImdbProblemSettings):
     """Everything that defines one IMDB comparison. Defaults: the reference.
 
     `data=None` means the `KT_TWOSTAGE_IMDB` environment variable, else the
@@ -23,34 +24,13 @@ class ImdbCompareSettings:
     the others cannot.
     """
 
-    data: str | None = None
-    units_min: int = 10
-    units_max: int = 190
-    units_step: int = 10
-    stage1_epochs: int = 1
-    stage2_epochs: int = 30
-    stage2_trials: int = 11
-    max_learning_rate: float = 0.02
-    stage1_learning_rate: float = 0.001
-    num_words: int = 88584
-    max_length: int = 250
-    batch_size: int = 32
-    validation_split: float = 0.2
     train_reviews: int | None = None
     test_reviews: int | None = None
     grid_learning_rates: int = 5
     grid_seeds: int = 1
 
     def __post_init__(self):
-        if not self.units_min <= self.units_max:
-            raise ValueError(
-                f"Received units_min={self.units_min} > units_max={self.units_max}."
-            )
-        if not 0 < self.validation_split < 1:
-            raise ValueError(
-                "Expected `validation_split` between 0 and 1 (exclusive), got "
-                f"{self.validation_split}."
-            )
+        super().__post_init__()
         for name in ("train_reviews", "test_reviews"):
             value = getattr(self, name)
             if value is not None and value < 2:

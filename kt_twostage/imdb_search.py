@@ -19,11 +19,12 @@ RESULT_FILE = "result.json"
 
 
 @dataclasses.dataclass(frozen=True)
-class ImdbSearchSettings:
-    """Everything that defines one IMDB search. Defaults: the reference.
+class ImdbProblemSettings:
+    """The IMDB problem and two-stage schedule, shared by search and compare.
 
-    `data=None` means the `KT_TWOSTAGE_IMDB` environment variable, else the
-    official archive, downloaded once (see `load_imdb`).
+    Defaults: the reference. `data=None` means the `KT_TWOSTAGE_IMDB`
+    environment variable, else the official archive, downloaded once (see
+    `load_imdb`).
     """
 
     data: str | None = None
@@ -39,6 +40,24 @@ class ImdbSearchSettings:
     max_length: int = 250
     batch_size: int = 32
     validation_split: float = 0.2
+
+    def __post_init__(self):
+        if not self.units_min <= self.units_max:
+            raise ValueError(
+                f"Received units_min={self.units_min} > units_max="
+                f"{self.units_max}; expected units_min <= units_max."
+            )
+        if not 0 < self.validation_split < 1:
+            raise ValueError(
+                "Received an invalid value for `validation_split`, expected a "
+                f"number between 0 and 1 (exclusive), got {self.validation_split}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ImdbSearchSettings(ImdbProblemSettings):
+    """Everything that defines one IMDB search. Defaults: the reference."""
+
     seed: int | None = None
     verbose: int = 1
     directory: str = "kt_twostage_runs"
@@ -56,22 +75,13 @@ class ImdbSearchSettings:
         for name in ("stage2_patience", "keep_checkpoints"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
-        if not self.units_min <= self.units_max:
-            raise ValueError(
-                f"Received units_min={self.units_min} > units_max="
-                f"{self.units_max}; expected units_min <= units_max."
-            )
-        if not 0 < self.validation_split < 1:
-            raise ValueError(
-                "Received an invalid value for `validation_split`, expected a "
-                f"number between 0 and 1 (exclusive), got {self.validation_split}."
-            )
+        super().__post_init__()
 
 
 PRESETS = {
     # The reference schedule on the full dataset: 19 + 11 trials.
     "seed": ImdbSearchSettings(),
-    # The built-in sample with a short schedule: a few minutes on 2 CPU cores.
+    # The built-in sample with a short schedule: under a minute on 2 CPU cores.
     "quick": ImdbSearchSettings(
         data=sample_path(),
         units_min=8,
