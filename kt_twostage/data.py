@@ -195,6 +195,19 @@ def load_imdb(path=None, *, num_words=88584, max_length=250, cache_dir=None):
     return data
 
 
+def source_sha256(path=None) -> str:
+    """The sha256 that identifies the reviews at `path` (as `load_imdb` reads it).
+
+    For an archive, the sha256 of its bytes; for a folder, the sha256 of the
+    name, size and modification time of every review file. `path=None`
+    resolves as in `load_imdb`.
+    """
+    source = _resolve_source(path)
+    if os.path.isdir(source):
+        return _folder_signature(_list_folder(_find_root(source)))
+    return _sha256(source)
+
+
 def _check_num_words(num_words):
     check_positive_int("num_words", num_words)
     if num_words < 2:
@@ -389,8 +402,11 @@ def _standardize(text):
 
 
 def _tokenize(reviews, num_words, max_length):
+    # Not `ragged=True`: Keras allows it on the TensorFlow backend only. Dense
+    # output is zero-padded at the end of each batch's longest review, and no
+    # token is 0 (0 is the padding id), so the nonzero ids are the tokens.
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=num_words, standardize=_standardize, ragged=True
+        max_tokens=num_words, standardize=_standardize
     )
     train_texts, y_train = reviews["train"]
     test_texts, y_test = reviews["test"]
@@ -409,15 +425,14 @@ def _tokenize(reviews, num_words, max_length):
 
 
 def _vectorize(vectorizer, texts, max_length):
-    batches = (
-        tf.data.Dataset.from_tensor_slices(texts)
-        .batch(_BATCH_SIZE)
-        .map(vectorizer, num_parallel_calls=tf.data.AUTOTUNE)
-    )
+    # Called eagerly, batch by batch: inside `Dataset.map` the layer fails on
+    # the JAX and PyTorch backends.
     values, lengths = [], []
-    for batch in batches:
-        values.append(batch.flat_values.numpy())
-        lengths.append(batch.row_lengths().numpy())
+    for start in range(0, len(texts), _BATCH_SIZE):
+        batch = np.asarray(vectorizer(texts[start : start + _BATCH_SIZE]))
+        tokens = batch != 0
+        values.append(batch[tokens])
+        lengths.append(tokens.sum(axis=1))
     return _pad_last(np.concatenate(values), np.concatenate(lengths), max_length)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kt_twostage.cli import compare, report, search, worker
+from kt_twostage.cli import compare, record, report, search, worker
 from kt_twostage.cli._common import UsageError
 
-COMMANDS = (search, worker, compare, report)
+COMMANDS = (search, worker, compare, report, record)
 
 
 def build_parser() -> argparse.ArgumentParser:

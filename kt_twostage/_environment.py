@@ -1,0 +1,83 @@
+"""What a result was measured with: the machine, the libraries, the backend.
+
+Written beside benchmark results (tables, comparisons) so that a number can
+always be traced to where it came from. Keras is imported only when asked.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+_LIBRARIES = ("kt-twostage", "keras", "keras-tuner", "tensorflow", "jax", "torch")
+
+
+def library_versions() -> dict:
+    """`{name: version}` of Python and the libraries installed (None: absent)."""
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def keras_backend() -> str:
+    """The Keras backend in use (imports Keras)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def describe_machine() -> dict:
+    """CPU cores, memory, accelerators and platform of this machine."""
+    memory = None
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "cpu_cores": os.cpu_count(),
+        "memory_gib": None if memory is None else round(memory, 1),
+        "gpus": _gpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+    }
+
+
+def machine_line(machine: dict | None = None) -> str:
+    """`describe_machine()` in one line, e.g. `2 CPU cores, 24 GiB, no GPU`."""
+    machine = machine or describe_machine()
+    memory = machine.get("memory_gib")
+    gpus = machine.get("gpus")
+    parts = [f"{machine.get('cpu_cores')} CPU cores"]
+    if memory is not None:
+        parts.append(f"{memory:.0f} GiB memory")
+    parts.append(f"{gpus} GPU(s)" if gpus else "no GPU")
+    return ", ".join(parts)
+
+
+def _gpu_count() -> int:
+    """GPUs the Keras backend sees (0 when it sees none or cannot tell)."""
+    if "keras" not in sys.modules:
+        return 0
+    backend = keras_backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return len(tf.config.list_physical_devices("GPU"))
+        if backend == "jax":
+            import jax
+
+            return len([d for d in jax.devices() if d.platform == "gpu"])
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - a probe must never fail the caller
+        return 0
+    return 0
