@@ -38,7 +38,7 @@ def main(argv=None):
 
     # Run from a checkout without installing the package.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from kt_twostage import data
+    from kt_twostage.imdb import data
 
     import_seconds = time.perf_counter() - start
     settings = {"num_words": args.num_words, "max_length": args.max_length}

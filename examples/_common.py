@@ -8,7 +8,8 @@ import argparse
 import dataclasses
 import os
 
-from kt_twostage import imdb_search
+from kt_twostage.imdb import search as imdb_search
+from kt_twostage.imdb.settings import PRESETS
 
 # The IMDB examples' `--small` setting: 2 architectures and 2 learning rates,
 # 1 epoch each, on the first 400 training (and test) reviews, short ones.
@@ -45,7 +46,7 @@ def example_settings(args, project_name, preset=None, small=SMALL, **changes):
     """`preset` (default: the `quick` one) in `args.directory` as `project_name`;
     with `--small`, changed by `small` and `_small` added to the name."""
     settings = dataclasses.replace(
-        imdb_search.PRESETS["quick"] if preset is None else preset,
+        PRESETS["quick"] if preset is None else preset,
         directory=args.directory,
         project_name=project_name + ("_small" if args.small else ""),
         **changes,

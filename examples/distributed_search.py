@@ -38,7 +38,7 @@ import sys
 from _common import example_settings, load_reviews, parse_example_args, parser_for
 
 from kt_twostage import distributed
-from kt_twostage.imdb_search import build_tuner, run_search
+from kt_twostage.imdb.search import build_tuner, run_search
 
 
 def parse_args():

@@ -25,7 +25,8 @@ import dataclasses
 from _common import example_settings, load_reviews, parse_example_args, parser_for
 
 from kt_twostage import sample_path
-from kt_twostage.imdb_search import PRESETS, build_tuner, run_search
+from kt_twostage.imdb.search import build_tuner, run_search
+from kt_twostage.imdb.settings import PRESETS
 
 
 def parse_args():

@@ -39,7 +39,7 @@ from _common import (
     parser_for,
 )
 
-from kt_twostage.imdb_search import build_tuner, run_search
+from kt_twostage.imdb.search import build_tuner, run_search
 
 # The `--small` setting: 3 architectures and 3 learning rates, 1 epoch each, on
 # 400 short reviews; the search is killed after 2 trials.

@@ -5,8 +5,8 @@ short training each, one learning rate); stage 2 adapts the learning rate for
 that architecture only.
 """
 
-from kt_twostage.data import ImdbData, load_imdb, sample_path
-from kt_twostage.hypermodel import ImdbLstmHyperModel
+from kt_twostage.imdb.data import ImdbData, load_imdb, sample_path
+from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
 from kt_twostage.oracle import TwoStageOracle
 from kt_twostage.schedule import ScheduleConfig, ScheduleError
 from kt_twostage.tuner import TwoStageTuner

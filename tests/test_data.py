@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kt_twostage import data
+from kt_twostage.imdb import data
 
 FULL_ARCHIVE = (
     Path(__file__).resolve().parents[2] / "shared/data/aclImdb_v1_labeled.tar.gz"

@@ -6,7 +6,8 @@ import tiny_model
 from tiny_model import EpochLog
 
 from kt_twostage.cli.search import register, settings_from_args
-from kt_twostage.imdb_search import ImdbSearchSettings, build_tuner
+from kt_twostage.imdb.search import build_tuner
+from kt_twostage.imdb.settings import ImdbSearchSettings
 
 
 def build_model(hp):

@@ -3,8 +3,8 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from kt_twostage.data import load_imdb, sample_path
-from kt_twostage.hypermodel import ImdbLstmHyperModel
+from kt_twostage.imdb.data import load_imdb, sample_path
+from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
 
 
 def build(hypermodel, **values):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from kt_twostage import TwoStageTuner
-from kt_twostage import trial_table as table
 from kt_twostage.cli import main
-from kt_twostage.report import REPORT_FILES, report_project
+from kt_twostage.results import trial_table as table
+from kt_twostage.results.report import REPORT_FILES, report_project
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 

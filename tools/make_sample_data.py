@@ -1,4 +1,4 @@
-"""Writes kt_twostage/sample_data/aclImdb_sample.tar.gz from the full IMDB archive.
+"""Writes kt_twostage/imdb/sample_data/aclImdb_sample.tar.gz from the full IMDB archive.
 
 The sample is a reproducible, balanced draw of real reviews in the layout of the
 official aclImdb_v1.tar.gz, with the dataset's own README (citation and terms of
@@ -26,6 +26,7 @@ _DEFAULT_OUTPUT = os.path.normpath(
         os.path.dirname(os.path.abspath(__file__)),
         os.pardir,
         "kt_twostage",
+        "imdb",
         "sample_data",
         "aclImdb_sample.tar.gz",
     )

@@ -39,7 +39,8 @@ _OVERRIDES = {
 
 
 def register(subparsers):
-    from kt_twostage.compare import PROFILES, TUNERS
+    from kt_twostage.compare import TUNERS
+    from kt_twostage.imdb.settings import PROFILES
 
     parser = subparsers.add_parser(
         "compare",
@@ -110,7 +111,7 @@ def register(subparsers):
 
 
 def settings_from_args(args):
-    from kt_twostage.compare import PROFILES
+    from kt_twostage.imdb.settings import PROFILES
 
     overrides = {
         name: getattr(args, name)

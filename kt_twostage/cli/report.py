@@ -29,7 +29,7 @@ def register(subparsers):
 
 
 def run(args):
-    from kt_twostage.report import report_project
+    from kt_twostage.results.report import report_project
 
     result = report_project(
         args.project_dir,

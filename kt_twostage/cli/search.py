@@ -82,7 +82,7 @@ def add_distributed_arguments(parser):
 
 def add_settings_arguments(parser):
     """The flags that define a search (shared with `kt-twostage worker`)."""
-    from kt_twostage.imdb_search import PRESETS
+    from kt_twostage.imdb.settings import PRESETS
 
     parser.add_argument(
         "--preset",
@@ -114,7 +114,7 @@ def add_settings_arguments(parser):
 
 
 def settings_from_args(args):
-    from kt_twostage.imdb_search import PRESETS
+    from kt_twostage.imdb.settings import PRESETS
 
     overrides = {
         name: getattr(args, name)
@@ -179,7 +179,7 @@ def _check_distributed_args(args):
 
 def run(args):
     from kt_twostage import distributed
-    from kt_twostage.imdb_search import run_imdb_search
+    from kt_twostage.imdb.search import run_imdb_search
 
     address = _check_distributed_args(args)
     settings = settings_from_args(args)

@@ -78,7 +78,7 @@ def run(args):
     settings = search.settings_from_args(args)
     os.environ.update(distributed.role_environment(tuner_id, host, port))
 
-    from kt_twostage import imdb_search
+    from kt_twostage.imdb import search as imdb_search
 
     # As `run_imdb_search`, without the final test: that is the chief's.
     data = imdb_search.load_data(settings)

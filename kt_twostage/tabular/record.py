@@ -155,7 +155,7 @@ def record_table(
     import keras
 
     from kt_twostage import reproducibility
-    from kt_twostage.data import load_imdb, source_sha256
+    from kt_twostage.imdb.data import load_imdb, source_sha256
 
     path = os.fspath(path)
     sidecar = check_profile_matches(path, profile)
@@ -254,7 +254,7 @@ def train_run(profile: TableProfile, run, train, validation, test) -> list[dict]
     import keras_tuner
 
     from kt_twostage import reproducibility
-    from kt_twostage.hypermodel import ImdbLstmHyperModel
+    from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
 
     units, learning_rate, seed = run
     keras.backend.clear_session()

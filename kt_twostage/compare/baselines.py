@@ -19,8 +19,8 @@ from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
 
 from kt_twostage import _io
-from kt_twostage import trial_table as table
 from kt_twostage.oracle import STAGE_KEY
+from kt_twostage.results import trial_table as table
 from kt_twostage.tuner import TwoStageTuner
 
 TUNERS = ("twostage", "random", "bayesian", "hyperband", "grid")

@@ -11,8 +11,8 @@ import os
 import statistics
 
 from kt_twostage import _io
-from kt_twostage import trial_table as table
-from kt_twostage._compare_runners import _run_names, label, patience_variant
+from kt_twostage.compare.baselines import _run_names, label, patience_variant
+from kt_twostage.results import trial_table as table
 
 TRIAL_COLUMNS = (
     "tuner",
@@ -319,7 +319,7 @@ def write_outputs(
 
 
 def write_plots(output_dir, runs, settings) -> dict:
-    from kt_twostage import plots
+    from kt_twostage.results import plots
 
     metric = settings["objective"]
     reference = {}

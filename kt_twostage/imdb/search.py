@@ -10,91 +10,12 @@ import dataclasses
 import os
 
 from kt_twostage import _io
-from kt_twostage._validation import check_positive_int
-from kt_twostage.data import ImdbData, load_imdb, sample_path
-from kt_twostage.hypermodel import ImdbLstmHyperModel
+from kt_twostage.imdb.data import ImdbData, load_imdb
+from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
+from kt_twostage.imdb.settings import ImdbSearchSettings
 from kt_twostage.tuner import TwoStageTuner
 
 RESULT_FILE = "result.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class ImdbProblemSettings:
-    """The IMDB problem and two-stage schedule, shared by search and compare.
-
-    Defaults: the reference. `data=None` means the `KT_TWOSTAGE_IMDB`
-    environment variable, else the official archive, downloaded once (see
-    `load_imdb`).
-    """
-
-    data: str | None = None
-    units_min: int = 10
-    units_max: int = 190
-    units_step: int = 10
-    stage1_epochs: int = 1
-    stage2_epochs: int = 30
-    stage2_trials: int = 11
-    max_learning_rate: float = 0.02
-    stage1_learning_rate: float = 0.001
-    num_words: int = 88584
-    max_length: int = 250
-    batch_size: int = 32
-    validation_split: float = 0.2
-
-    def __post_init__(self):
-        if not self.units_min <= self.units_max:
-            raise ValueError(
-                f"Received units_min={self.units_min} > units_max="
-                f"{self.units_max}; expected units_min <= units_max."
-            )
-        if not 0 < self.validation_split < 1:
-            raise ValueError(
-                "Received an invalid value for `validation_split`, expected a "
-                f"number between 0 and 1 (exclusive), got {self.validation_split}."
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class ImdbSearchSettings(ImdbProblemSettings):
-    """Everything that defines one IMDB search. Defaults: the reference."""
-
-    seed: int | None = None
-    verbose: int = 1
-    directory: str = "kt_twostage_runs"
-    project_name: str = "imdb"
-    overwrite: bool = False
-    # Speed options, all off by default (the reference). `stage2_patience`
-    # changes the stage-2 scores, so a project resumes only with its value;
-    # `mixed_precision` changes the numbers too (not checked on resume);
-    # `keep_checkpoints` only deletes files nothing can choose any more.
-    stage2_patience: int | None = None
-    keep_checkpoints: int | None = None
-    mixed_precision: bool = False
-
-    def __post_init__(self):
-        for name in ("stage2_patience", "keep_checkpoints"):
-            if getattr(self, name) is not None:
-                check_positive_int(name, getattr(self, name))
-        super().__post_init__()
-
-
-PRESETS = {
-    # The reference schedule on the full dataset: 19 + 11 trials.
-    "seed": ImdbSearchSettings(),
-    # The built-in sample with a short schedule: under a minute on 2 CPU cores.
-    "quick": ImdbSearchSettings(
-        data=sample_path(),
-        units_min=8,
-        units_max=32,
-        units_step=8,
-        stage2_epochs=3,
-        stage2_trials=4,
-        num_words=10000,
-        max_length=120,
-        seed=0,
-        project_name="imdb_quick",
-    ),
-}
 
 
 def build_tuner(settings: ImdbSearchSettings, **tuner_kwargs) -> TwoStageTuner:

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from kt_twostage import _io
 from kt_twostage._validation import check_positive_int
+from kt_twostage.imdb.sample import sample_path  # noqa: F401 - public here too
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
@@ -87,20 +88,6 @@ class ImdbData:
             f"ImdbData(x_train={self.x_train.shape}, x_test={self.x_test.shape}, "
             f"vocabulary={len(self.vocabulary)} tokens)"
         )
-
-
-def sample_path():
-    """Returns the path of the built-in sample of the IMDB reviews.
-
-    A `.tar.gz` with 1,000 training and 1,000 test reviews (balanced) drawn
-    from the full dataset by `tools/make_sample_data.py`; small enough for
-    demos and tests, far too small for meaningful accuracy.
-    """
-    return os.path.join(
-        os.path.dirname(os.path.abspath(__file__)),
-        "sample_data",
-        "aclImdb_sample.tar.gz",
-    )
 
 
 def load_imdb(path=None, *, num_words=88584, max_length=250, cache_dir=None):

@@ -42,26 +42,7 @@ import warnings
 import keras
 
 from kt_twostage import _io
-from kt_twostage import trial_table as table
-from kt_twostage._compare_budget import (
-    ORACLE_SEED_SPACING,
-    _oracle_seed,
-    hyperband_epochs,
-    log_grid,
-    plan_hyperband,
-    two_stage_budget,
-)
-from kt_twostage._compare_imdb import PROFILES, ImdbCompareSettings
-from kt_twostage._compare_outputs import (
-    PLOT_FILES,
-    RUN_COLUMNS,
-    TRIAL_COLUMNS,
-    summarize,
-    summary_markdown,
-    write_outputs,
-    write_plots,
-)
-from kt_twostage._compare_runners import (
+from kt_twostage.compare.baselines import (
     LABELS,
     PATIENCE_PREFIX,
     SETTINGS_FILE,
@@ -84,8 +65,27 @@ from kt_twostage._compare_runners import (
     patience_variant,
     table_value,
 )
-from kt_twostage.data import load_imdb
-from kt_twostage.hypermodel import ImdbLstmHyperModel
+from kt_twostage.compare.budget import (
+    ORACLE_SEED_SPACING,
+    _oracle_seed,
+    hyperband_epochs,
+    log_grid,
+    plan_hyperband,
+    two_stage_budget,
+)
+from kt_twostage.compare.outputs import (
+    PLOT_FILES,
+    RUN_COLUMNS,
+    TRIAL_COLUMNS,
+    summarize,
+    summary_markdown,
+    write_outputs,
+    write_plots,
+)
+from kt_twostage.imdb.data import load_imdb
+from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
+from kt_twostage.imdb.settings import PROFILES, ImdbCompareSettings
+from kt_twostage.results import trial_table as table
 
 __all__ = [
     "BudgetHyperbandOracle",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from kt_twostage import _io
-from kt_twostage import trial_table as table
+from kt_twostage.results import trial_table as table
 
 REPORT_FILES = {
     "csv": "trials.csv",
@@ -119,7 +119,7 @@ def report_project(
     }
     markdown = report_markdown(project, project_dir)
     if plots:
-        from kt_twostage import plots as plotting
+        from kt_twostage.results import plots as plotting
 
         objective = project["objective"]
         stage1 = [(r["units"], r["score"]) for r in project["rows"] if r["stage"] == 1]

@@ -1,0 +1,163 @@
+"""The IMDB problem's settings: search presets and comparison profiles.
+
+Pure settings (frozen dataclasses, checked when made), no Keras: the command
+line checks every flag against them before any data is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from kt_twostage._validation import check_positive_int
+from kt_twostage.imdb.sample import sample_path
+
+
+@dataclasses.dataclass(frozen=True)
+class ImdbProblemSettings:
+    """The IMDB problem and two-stage schedule, shared by search and compare.
+
+    Defaults: the reference. `data=None` means the `KT_TWOSTAGE_IMDB`
+    environment variable, else the official archive, downloaded once (see
+    `load_imdb`).
+    """
+
+    data: str | None = None
+    units_min: int = 10
+    units_max: int = 190
+    units_step: int = 10
+    stage1_epochs: int = 1
+    stage2_epochs: int = 30
+    stage2_trials: int = 11
+    max_learning_rate: float = 0.02
+    stage1_learning_rate: float = 0.001
+    num_words: int = 88584
+    max_length: int = 250
+    batch_size: int = 32
+    validation_split: float = 0.2
+
+    def __post_init__(self):
+        if not self.units_min <= self.units_max:
+            raise ValueError(
+                f"Received units_min={self.units_min} > units_max="
+                f"{self.units_max}; expected units_min <= units_max."
+            )
+        if not 0 < self.validation_split < 1:
+            raise ValueError(
+                "Received an invalid value for `validation_split`, expected a "
+                f"number between 0 and 1 (exclusive), got {self.validation_split}."
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ImdbSearchSettings(ImdbProblemSettings):
+    """Everything that defines one IMDB search. Defaults: the reference."""
+
+    seed: int | None = None
+    verbose: int = 1
+    directory: str = "kt_twostage_runs"
+    project_name: str = "imdb"
+    overwrite: bool = False
+    # Speed options, all off by default (the reference). `stage2_patience`
+    # changes the stage-2 scores, so a project resumes only with its value;
+    # `mixed_precision` changes the numbers too (not checked on resume);
+    # `keep_checkpoints` only deletes files nothing can choose any more.
+    stage2_patience: int | None = None
+    keep_checkpoints: int | None = None
+    mixed_precision: bool = False
+
+    def __post_init__(self):
+        for name in ("stage2_patience", "keep_checkpoints"):
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
+        super().__post_init__()
+
+
+PRESETS = {
+    # The reference schedule on the full dataset: 19 + 11 trials.
+    "seed": ImdbSearchSettings(),
+    # The built-in sample with a short schedule: under a minute on 2 CPU cores.
+    "quick": ImdbSearchSettings(
+        data=sample_path(),
+        units_min=8,
+        units_max=32,
+        units_step=8,
+        stage2_epochs=3,
+        stage2_trials=4,
+        num_words=10000,
+        max_length=120,
+        seed=0,
+        project_name="imdb_quick",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImdbCompareSettings(ImdbProblemSettings):
+    """Everything that defines one IMDB comparison. Defaults: the reference.
+
+    `data=None` means the `KT_TWOSTAGE_IMDB` environment variable, else the
+    official archive, downloaded once (see `load_imdb`). `train_reviews` and
+    `test_reviews` keep the first reviews of each (shuffled) split; None keeps
+    all 25,000. The validation data is the last `validation_split` of the
+    kept training reviews, as `fit(validation_split=...)` takes it.
+
+    The learning-rate hyperparameter spans `[min(stage1_learning_rate,
+    max_learning_rate / 2**(stage2_trials - 1)), max_learning_rate]`: the
+    range the two-stage schedule can reach, so that no tuner searches values
+    the others cannot.
+    """
+
+    train_reviews: int | None = None
+    test_reviews: int | None = None
+    grid_learning_rates: int = 5
+    grid_seeds: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("train_reviews", "test_reviews"):
+            value = getattr(self, name)
+            if value is not None and value < 2:
+                raise ValueError(f"Expected `{name}` >= 2 or None, got {value}.")
+        if self.grid_seeds < 1 or self.grid_learning_rates < 1:
+            raise ValueError("`grid_seeds` and `grid_learning_rates` must be >= 1.")
+
+    @property
+    def min_learning_rate(self) -> float:
+        return min(
+            self.stage1_learning_rate,
+            self.max_learning_rate / 2 ** (self.stage2_trials - 1),
+        )
+
+
+PROFILES = {
+    # The reference schedule on all 25,000 + 25,000 reviews: weeks on a CPU.
+    "seed": ImdbCompareSettings(),
+    # All of IMDB's test reviews, a 10,000-review training subset and a
+    # short schedule: 3 seeds took 28 min of search on 2 CPU cores, 45 min
+    # with other jobs on the machine (docs/BENCHMARKS.md says why these).
+    "cpu": ImdbCompareSettings(
+        units_min=16,
+        units_max=64,
+        units_step=16,
+        stage2_epochs=3,
+        stage2_trials=5,
+        num_words=20000,
+        max_length=150,
+        train_reviews=10000,
+        grid_learning_rates=4,
+    ),
+    # The built-in sample, for tests: well under a minute.
+    "tiny": ImdbCompareSettings(
+        data=sample_path(),
+        units_min=8,
+        units_max=16,
+        units_step=8,
+        stage2_epochs=2,
+        stage2_trials=2,
+        num_words=2000,
+        max_length=50,
+        train_reviews=500,
+        test_reviews=500,
+        grid_learning_rates=2,
+    ),
+}
