@@ -22,7 +22,7 @@ Reported, per configuration (workers, stage2_parallelism):
 - stage-2 trials: path + off-path (the extra compute of speculation);
 - whether the path and the chosen trial equal the sequential schedule's.
 
-Then, from the pure schedule (`speculative.simulate_rounds`, rounds of
+Then, from the pure planner (`tests/stage2_simulation.py`, rounds of
 equally long trials), rounds and extra trials for 11 stage-2 steps averaged
 over 1000 random score tables.
 """
@@ -185,7 +185,9 @@ def sequential_reference(args):
 
 
 def simulated(stage2_trials, parallelism, tables=1000):
-    from kt_twostage import speculative
+    # The simulation is test code, kept beside the tests.
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tests"))
+    from stage2_simulation import simulate_rounds
 
     rounds, extra = [], []
     for seed in range(tables):
@@ -195,7 +197,7 @@ def simulated(stage2_trials, parallelism, tables=1000):
         def score_of_lr(rate, rng=rng, table=table):
             return table.setdefault(rate, rng.random())
 
-        run = speculative.simulate_rounds(
+        run = simulate_rounds(
             score_of_lr, stage2_trials, MAX_LEARNING_RATE, "max", parallelism
         )
         rounds.append(run.rounds)

@@ -372,7 +372,7 @@ def memory(args):
 
         from kt_twostage import tuner as tuner_module
 
-        tuner_module._long_lived_objects_frozen = contextlib.nullcontext
+        tuner_module.long_lived_objects_frozen = contextlib.nullcontext
     data = load_imdb(sample_path(), num_words=2000, max_length=80)
     hypermodel = ImdbLstmHyperModel(num_words=2000, units=(8, 64, 8))
     with tempfile.TemporaryDirectory() as directory:

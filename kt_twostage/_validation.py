@@ -44,3 +44,13 @@ def check_stage1_not_above_max(stage1_learning_rate, max_learning_rate):
             f"{stage1_learning_rate}. Lower `stage1_learning_rate` or raise "
             "`max_learning_rate`."
         )
+
+
+def check_hyperparameter_name(name, value):
+    """Return `value` if it names a hyperparameter (a non-empty string)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, expected the "
+            f"name of a hyperparameter (a non-empty string), got {value!r}."
+        )
+    return value

@@ -25,13 +25,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import keras
 from keras.src.saving import saving_lib
 from keras_tuner.src import backend as kt_backend
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine import tuner_utils
 
 from kt_twostage._validation import check_positive_int
-from kt_twostage.oracle import ROLE_PENDING
+from kt_twostage.schedule.ranking import ROLE_PENDING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,11 +100,9 @@ def delete_file(path):
 
 
 def ranked_trials(oracle):
-    """Every trial of `oracle` as a `RankedTrial`, in `get_best_trials` order."""
-    not_ended = {trial.trial_id for trial in oracle.ongoing_trials.values()}
-    not_ended |= set(oracle._retry_queue)
-    ended = set(oracle.end_order) - not_ended
-    roles = oracle.trial_roles() if hasattr(oracle, "trial_roles") else {}
+    """Every trial of a `TwoStageOracle` as a `RankedTrial`, best first."""
+    ended = set(oracle.end_order) - oracle.unfinished_trial_ids()
+    roles = oracle.trial_roles()
     return [
         RankedTrial(
             trial_id=trial.trial_id,
@@ -154,13 +153,38 @@ def delete_when_trials_end(tuner):
     Tuner's server has one thread).
     """
     delete_unneeded(tuner)
-    end_trial = tuner.oracle.end_trial
+    tuner.oracle.add_trial_end_callback(lambda trial: delete_unneeded(tuner))
 
-    def end_trial_and_delete(trial):
-        end_trial(trial)
-        delete_unneeded(tuner)
 
-    tuner.oracle.end_trial = end_trial_and_delete
+def check_num_models(keep_checkpoints, num_models):
+    """Refuse `get_best_models(num_models)` beyond the checkpoints kept."""
+    if keep_checkpoints is None or num_models <= keep_checkpoints:
+        return
+    raise ValueError(
+        f"Received num_models={num_models}, but this tuner keeps the "
+        f"checkpoints of the best {keep_checkpoints} trials only "
+        f"(`keep_checkpoints={keep_checkpoints}`): the others are "
+        "deleted once they can no longer be among the best. Ask for at "
+        f"most {keep_checkpoints} models, or use "
+        f"`get_best_hyperparameters({num_models})` and train those "
+        "models again. To keep every checkpoint, create the tuner with "
+        "`keep_checkpoints=None` (the default) before searching."
+    )
+
+
+def check_checkpoint_exists(tuner, trial):
+    """Raise a clear error if the checkpoint of `trial` is not on disk."""
+    path = checkpoint_path(tuner, trial.trial_id)
+    if os.path.exists(path):
+        return
+    raise FileNotFoundError(
+        f"Cannot load the model of trial {trial.trial_id}: its checkpoint "
+        f"{path} does not exist (status {trial.status}). With "
+        "`keep_checkpoints=K`, only the best K trials keep theirs; a "
+        "trial that failed before its first epoch ended has none. Use "
+        "its hyperparameters (`trial.hyperparameters`) to train the "
+        "model again."
+    )
 
 
 class SaveBestWeights(tuner_utils.SaveBestEpoch):
@@ -170,10 +194,14 @@ class SaveBestWeights(tuner_utils.SaveBestEpoch):
     no variables yet, and skips the optimizer's part of the checkpoint. So
     that part is never read, yet for RMSprop it is as large as the model
     (one slot per weight): writing only the model's weights halves the size
-    and the write time of every checkpoint.
+    and the write time of every checkpoint. A model whose class has its own
+    `save_weights` is saved with it, as Keras Tuner does.
     """
 
     def _save_model(self):
+        if type(self.model).save_weights is not keras.Model.save_weights:
+            super()._save_model()
+            return
         optimizer = getattr(self.model, "optimizer", None)
         skip = [optimizer] if optimizer is not None else None
         if kt_backend.config.backend() != "tensorflow":

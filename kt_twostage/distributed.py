@@ -16,6 +16,8 @@ docs/distributed.md before exposing a chief beyond 127.0.0.1.
 
 This module adds, on top of Keras Tuner:
 
+- `run_chief`, `tuner_file`, `prepare_worker`, `IdleBackoff`: what
+  `TwoStageTuner` does differently as a chief or a worker;
 - `serve_oracle`: the chief's server loop. It stops within a fraction of a
   second once the schedule is done and every worker has been told to stop
   (Keras Tuner's own loop checks every 20 seconds).
@@ -49,7 +51,80 @@ _ANY_ADDRESSES = ("0.0.0.0", "::", "[::]")
 
 
 # --------------------------------------------------------------------------- #
-# The chief.
+# The tuner's hooks.
+# --------------------------------------------------------------------------- #
+def is_chief() -> bool:
+    """Whether this process is the chief of a distributed search (Keras
+    Tuner's rule: the oracle's address is set and the id contains `chief`)."""
+    from keras_tuner.src.distribute import utils
+
+    return utils.is_chief_oracle()
+
+
+def is_worker() -> bool:
+    """Whether this process is a worker of a distributed search."""
+    from keras_tuner.src.distribute import utils
+
+    return utils.has_chief_oracle() and not utils.is_chief_oracle()
+
+
+def run_chief(tuner, verbose=None):
+    """The chief's `search`: serve the oracle until every worker is told to stop.
+
+    As Keras Tuner's chief, but it exits as soon as the search is over (Keras
+    Tuner's checks every 20 seconds), and saves the tuner first, so that the
+    project can be resumed the same way with workers or without.
+    """
+    if verbose is not None:
+        tuner.oracle.verbose = verbose
+    tuner.save()
+    serve_oracle(tuner.oracle)
+
+
+def tuner_file(tuner, default):
+    """The tuner's state file: the chief keeps the standalone tuner's.
+
+    Keras Tuner reloads a project only if `tuner0.json` exists, so a project
+    is then resumed the same way with workers or without.
+    """
+    if is_chief():
+        return os.path.join(str(tuner.project_dir), "tuner0.json")
+    return default
+
+
+def prepare_worker(tuner):
+    """A worker waits for a chief that restarts instead of failing."""
+    if is_worker():
+        make_client_resilient(tuner.oracle)
+
+
+class IdleBackoff:
+    """Pauses between requests for a trial while the oracle answers IDLE.
+
+    Keras Tuner asks again at once after IDLE: a worker waiting for the end
+    of stage 1 would busy-spin. Each wait doubles, from `first` to `longest`
+    seconds; `reset()` when a trial starts.
+    """
+
+    def __init__(self, first=0.05, longest=2.0):
+        self.first = first
+        self.longest = longest
+        self._next = None
+
+    def wait(self):
+        """Sleep before asking again (not before the first request)."""
+        if self._next is None:
+            self._next = self.first
+            return
+        time.sleep(self._next)
+        self._next = min(self._next * 2, self.longest)
+
+    def reset(self):
+        self._next = None
+
+
+# --------------------------------------------------------------------------- #
+# The chief's server.
 # --------------------------------------------------------------------------- #
 def serve_oracle(oracle, poll_seconds=0.1):
     """Serve `oracle` to the workers until the search is over.

@@ -15,6 +15,7 @@ floats in parallel. `enable_determinism()` asks the backend for that too:
 from __future__ import annotations
 
 import os
+import zlib
 
 
 def enable_determinism() -> str:
@@ -55,3 +56,17 @@ def set_seed(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(int(seed))
+
+
+def trial_seed(seed: int, trial_id) -> int:
+    """The seed of one trial: `seed` plus the trial's number.
+
+    Keras Tuner numbers trials `"00"`, `"01"`, ...; an id that is not a number
+    gets a stable number from its text (crc32), so every trial of a search
+    trains with its own seed and a rerun repeats it.
+    """
+    try:
+        number = int(trial_id)
+    except ValueError:
+        number = zlib.crc32(str(trial_id).encode("utf-8"))
+    return int(seed) + number

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
-import os
 import time
 import warnings
-import zlib
 
 import keras
 import keras_tuner
-from keras_tuner.src.distribute import utils as dist_utils
 from keras_tuner.src.engine import tuner_utils
 
-from kt_twostage import _io, checkpoints, distributed, schedule
+from kt_twostage import _io, checkpoints, distributed, reproducibility
+from kt_twostage._gc import long_lived_objects_frozen
 from kt_twostage._validation import check_positive_int
-from kt_twostage.oracle import EPOCHS_KEY, STAGE_KEY, TwoStageOracle
+from kt_twostage.oracle import TwoStageOracle
+from kt_twostage.schedule import EPOCHS_KEY, LEARNING_RATE_STAGE, STAGE_KEY
+from kt_twostage.search_space import declared_space
 
 # Arguments that belong to the oracle rather than to `keras_tuner.Tuner`.
 _ORACLE_KWARGS = (
@@ -28,7 +26,6 @@ _ORACLE_KWARGS = (
     "max_consecutive_failed_trials",
     "stage2_parallelism",
 )
-_IDLE_WAIT_SECONDS = (0.05, 2.0)  # first wait, longest wait
 _NOT_SAVED = object()
 
 
@@ -39,13 +36,15 @@ class TwoStageTuner(keras_tuner.Tuner):
     trial's values); an `epochs` passed to `search` is overridden, with a
     warning. Everything else is the standard `keras_tuner.Tuner`: checkpoints,
     `get_best_models()`, `results_summary()`, resuming with `overwrite=False`,
-    and distributed tuning.
+    and distributed tuning. The length of the search is the schedule's (the
+    units grid plus `stage2_trials`), so there is no `max_trials`.
 
     Args:
         hypermodel: A `keras_tuner.HyperModel`, or a function that takes `hp`
             and returns a compiled model. It must declare the units
             hyperparameter (`Int` or `Choice`) and the learning-rate
-            hyperparameter (`Float`).
+            hyperparameter (`Float`). Required unless a subclass overrides
+            `run_trial`.
         objective, units_hp, learning_rate_hp, stage1_epochs, stage2_epochs,
         stage2_trials, max_learning_rate, stage1_learning_rate, seed: as in
             `TwoStageOracle`. With a `seed`, Keras' global seed is set to
@@ -59,30 +58,27 @@ class TwoStageTuner(keras_tuner.Tuner):
             every trial trains all its epochs, as in the reference.
         keep_checkpoints: Integer or `None`. With an integer `K`, the
             best-epoch checkpoint of a trial is deleted as soon as `K`
-            completed trials rank ahead of it (in `get_best_trials` order),
-            since from then on it can never be among the best `K` (see
-            `kt_twostage.checkpoints`): the best `K` checkpoints, and those
-            of running, retried and pending speculative trials, are always
-            kept, and `get_best_models(num_models)` works for
-            `num_models <= K` (larger is a `ValueError`). Only the weights
-            file goes; the trial's record stays, and resuming needs none of
-            the deleted files.
-            Deletion is done by the process that holds the oracle (a
-            standalone tuner, or the chief in distributed mode, which needs
-            the workers' project directory to be shared with it). Defaults
+            completed trials rank ahead of it, since from then on it can never
+            be among the best `K` (see `kt_twostage.checkpoints`);
+            `get_best_models(num_models)` works for `num_models <= K`. Only
+            the weights file goes; the trial's record stays. Deletion is done
+            by the process that holds the oracle (a standalone tuner, or the
+            chief, which then needs the workers' project directory). Defaults
             to `None`: every checkpoint is kept, as in Keras Tuner.
         **kwargs: The oracle's `hyperparameters`, `tune_new_entries`,
             `allow_new_entries`, `max_retries_per_trial`,
-            `max_consecutive_failed_trials`, `stage2_parallelism` (how many
-            stage-2 trials distributed workers may run at once, speculatively;
-            see `TwoStageOracle`), and the standard
-            `keras_tuner.Tuner` arguments (`directory`, `project_name`,
-            `overwrite`, `executions_per_trial`, ...).
+            `max_consecutive_failed_trials`, `stage2_parallelism` (see
+            `TwoStageOracle`), and the standard `keras_tuner.Tuner` arguments
+            (`directory`, `project_name`, `overwrite`, `executions_per_trial`,
+            ...).
 
     Example:
 
     ```python
-    tuner = TwoStageTuner(build_model, directory="runs", project_name="imdb")
+    tuner = TwoStageTuner(
+        build_model, units_hp="width", learning_rate_hp="lr",
+        stage2_trials=2, stage2_epochs=2, directory=directory,
+    )
     tuner.search(x_train, y_train, validation_split=0.2)
     best_hp = tuner.get_best_hyperparameters()[0]
     ```
@@ -104,15 +100,20 @@ class TwoStageTuner(keras_tuner.Tuner):
         keep_checkpoints=None,
         **kwargs,
     ):
+        _check_tuner_arguments(type(self), hypermodel, kwargs)
         if stage2_patience is not None:
             stage2_patience = check_positive_int("stage2_patience", stage2_patience)
         self.stage2_patience = stage2_patience
         self.keep_checkpoints = checkpoints.check_keep_checkpoints(keep_checkpoints)
-        # Epochs each trial of this process trained (early stopping makes it
-        # differ from `tuner/epochs`); saved with the tuner's state.
+        self.seed = seed
+        # Per trial of this process: epochs trained (early stopping makes it
+        # differ from `tuner/epochs`) and wall seconds; saved in the tuner's
+        # state, so that reports show them for any project.
         self.trained_epochs = {}
+        self.trial_seconds = {}
+        self._trial_start = None
         self._saved_stage2_patience = _NOT_SAVED
-        oracle_kwargs = {k: kwargs.pop(k) for k in _ORACLE_KWARGS if k in kwargs}
+        self._idle = distributed.IdleBackoff()
         oracle = TwoStageOracle(
             objective=objective,
             units_hp=units_hp,
@@ -123,55 +124,32 @@ class TwoStageTuner(keras_tuner.Tuner):
             max_learning_rate=max_learning_rate,
             stage1_learning_rate=stage1_learning_rate,
             seed=seed,
-            **oracle_kwargs,
+            **{k: kwargs.pop(k) for k in _ORACLE_KWARGS if k in kwargs},
         )
-        self.seed = seed
-        self._idle_wait = None
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
-        if self._is_worker():
-            # Wait for a chief that restarts instead of failing.
-            distributed.make_client_resilient(self.oracle)
+        distributed.prepare_worker(self)
 
     def run_trial(self, trial, *args, **kwargs):
-        values = trial.hyperparameters.values
-        epochs = values[EPOCHS_KEY]
-        requested = kwargs.get("epochs")
-        if requested is not None and requested != epochs:
-            warnings.warn(
-                f"`epochs={requested}` passed to `search` is ignored: the "
-                f"two-stage schedule trains this trial for {epochs} epochs "
-                "(set `stage1_epochs` / `stage2_epochs` instead).",
-                stacklevel=2,
-            )
-        kwargs["epochs"] = epochs
+        kwargs["epochs"] = _scheduled_epochs(trial, kwargs.get("epochs"))
         if self.seed is not None:
-            keras.utils.set_random_seed(self.seed + _trial_number(trial.trial_id))
+            keras.utils.set_random_seed(
+                reproducibility.trial_seed(self.seed, trial.trial_id)
+            )
         # As `keras_tuner.Tuner.run_trial`, with three changes: the checkpoint
         # holds the model's weights only (`SaveBestWeights`), the per-batch
-        # `TunerCallback` is left out unless a subclass overrides the
-        # per-batch or per-epoch hooks (it makes Keras run the batch hooks
-        # synchronously, waiting for every step), and stage 2 may stop early.
-        # Models of earlier trials are dropped by `_try_build`
-        # (`clear_session`), which keeps memory flat over a long search.
+        # `TunerCallback` is left out unless a subclass overrides the hooks
+        # (it makes Keras wait for every step), and stage 2 may stop early.
         checkpoint = checkpoints.SaveBestWeights(
             objective=self.oracle.objective,
             filepath=self._get_checkpoint_fname(trial.trial_id),
         )
         original_callbacks = kwargs.pop("callbacks", None) or []
-        extra_callbacks = []
-        if self._uses_tuner_hooks():
-            extra_callbacks.append(tuner_utils.TunerCallback(self, trial))
-        if (
-            self.stage2_patience is not None
-            and values.get(STAGE_KEY) == schedule.LEARNING_RATE_STAGE
-        ):
-            extra_callbacks.append(self._early_stopping())
         histories = []
         for execution in range(self.executions_per_trial):
             copied_kwargs = copy.copy(kwargs)
             callbacks = self._deepcopy_callbacks(original_callbacks)
             self._configure_tensorboard_dir(callbacks, trial, execution)
-            callbacks += [*extra_callbacks, checkpoint]
+            callbacks += [*self._extra_callbacks(trial), checkpoint]
             copied_kwargs["callbacks"] = callbacks
             histories.append(self._build_and_fit_model(trial, *args, **copied_kwargs))
         self.trained_epochs[trial.trial_id] = sum(
@@ -179,56 +157,14 @@ class TwoStageTuner(keras_tuner.Tuner):
         )
         return histories
 
-    # Keras Tuner asks again at once after IDLE (a worker waiting for the end
-    # of stage 1 would busy-spin); wait a little longer each time instead.
-    def pre_create_trial(self):
-        if self._idle_wait is not None:
-            time.sleep(self._idle_wait)
-            self._idle_wait = min(self._idle_wait * 2, _IDLE_WAIT_SECONDS[1])
-        else:
-            self._idle_wait = _IDLE_WAIT_SECONDS[0]
-        super().pre_create_trial()
-
-    def on_trial_begin(self, trial):
-        self._idle_wait = None
-        super().on_trial_begin(trial)
-
-    def on_search_begin(self):
-        self._idle_wait = None
-        super().on_search_begin()
-        # Keras Tuner reloads a project only if `tuner0.json` exists, which it
-        # first writes when a trial ends: a kill right after the first trial
-        # ended would otherwise start over and run that trial again.
-        if not self._is_worker():
-            self.save()
-        # A resumed project may hold checkpoints that can go.
-        checkpoints.delete_unneeded(self)
-
-    def on_trial_end(self, trial):
-        super().on_trial_end(trial)
-        checkpoints.delete_unneeded(self)
-
-    def search(self, *fit_args, **fit_kwargs):
-        if self.keep_checkpoints is not None and dist_utils.is_chief_oracle():
-            checkpoints.delete_when_trials_end(self)
-        if dist_utils.is_chief_oracle():
-            # As Keras Tuner's chief, but it exits as soon as every worker has
-            # been told to stop (Keras Tuner's checks every 20 seconds).
-            if "verbose" in fit_kwargs:
-                self.oracle.verbose = fit_kwargs["verbose"]
-            self.save()
-            distributed.serve_oracle(self.oracle)
-            return
-        with _long_lived_objects_frozen():
-            super().search(*fit_args, **fit_kwargs)
-
-    def _get_tuner_fname(self):
-        # The chief keeps the standalone tuner's file, so that a project is
-        # resumed the same way with workers or without (Keras Tuner reloads a
-        # project only if this tuner's file exists).
-        if dist_utils.is_chief_oracle():
-            return os.path.join(str(self.project_dir), "tuner0.json")
-        return super()._get_tuner_fname()
+    def _extra_callbacks(self, trial):
+        callbacks = []
+        if self._uses_tuner_hooks():
+            callbacks.append(tuner_utils.TunerCallback(self, trial))
+        stage = trial.hyperparameters.values.get(STAGE_KEY)
+        if self.stage2_patience is not None and stage == LEARNING_RATE_STAGE:
+            callbacks.append(self._early_stopping())
+        return callbacks
 
     def _uses_tuner_hooks(self):
         """Whether a subclass overrides `Tuner`'s per-epoch or per-batch hooks."""
@@ -250,20 +186,57 @@ class TwoStageTuner(keras_tuner.Tuner):
             patience=self.stage2_patience,
         )
 
+    def pre_create_trial(self):
+        self._idle.wait()
+        super().pre_create_trial()
+
+    def on_trial_begin(self, trial):
+        self._idle.reset()
+        self._trial_start = time.perf_counter()
+        super().on_trial_begin(trial)
+
+    def on_trial_end(self, trial):
+        if self._trial_start is not None:
+            self.trial_seconds[trial.trial_id] = time.perf_counter() - self._trial_start
+        super().on_trial_end(trial)
+        checkpoints.delete_unneeded(self)
+
+    def on_search_begin(self):
+        self._idle.reset()
+        super().on_search_begin()
+        # Keras Tuner reloads a project only if `tuner0.json` exists, which it
+        # first writes when a trial ends: a kill right after the first trial
+        # ended would otherwise start over and run that trial again.
+        if not self._is_worker():
+            self.save()
+        # A resumed project may hold checkpoints that can go.
+        checkpoints.delete_unneeded(self)
+
+    def search(self, *fit_args, **fit_kwargs):
+        if distributed.is_chief():
+            if self.keep_checkpoints is not None:
+                checkpoints.delete_when_trials_end(self)
+            distributed.run_chief(self, fit_kwargs.get("verbose"))
+            return
+        with long_lived_objects_frozen():
+            super().search(*fit_args, **fit_kwargs)
+
+    def _get_tuner_fname(self):
+        return distributed.tuner_file(self, super()._get_tuner_fname())
+
     def get_state(self):
         state = super().get_state()
         state["stage2_patience"] = self.stage2_patience
         state["trained_epochs"] = dict(self.trained_epochs)
+        state["trial_seconds"] = dict(self.trial_seconds)
         return state
 
     def set_state(self, state):
         super().set_state(state)
         # A project started before `stage2_patience` existed had none.
         self._saved_stage2_patience = state.get("stage2_patience")
-        self.trained_epochs = {
-            **state.get("trained_epochs", {}),
-            **self.trained_epochs,
-        }
+        for name in ("trained_epochs", "trial_seconds"):
+            setattr(self, name, {**state.get(name, {}), **getattr(self, name)})
 
     def save(self):
         # As `BaseTuner.save`, but a kill never leaves a half-written file.
@@ -283,57 +256,34 @@ class TwoStageTuner(keras_tuner.Tuner):
             ) from error
         if self._is_worker():
             return
-        self.oracle.check_resumed_settings(self._declared_space())
-        saved = self._saved_stage2_patience
-        if saved is not _NOT_SAVED and saved != self.stage2_patience:
-            raise ValueError(
-                f"Cannot resume the project in {self.project_dir} with other "
-                "schedule settings than it was started with: stage2_patience: "
-                f"project has {saved!r}, now {self.stage2_patience!r}. Early "
-                "stopping changes the stage-2 scores, hence the learning rates "
-                "that follow. Resume with the original settings, or start over "
-                "with `overwrite=True` (this deletes the project) or a new "
-                "`project_name`."
-            )
-        if self.oracle._schedule is not None:
+        declared = self.oracle.declared_hyperparameters
+        if self.hypermodel is not None:
+            declared = declared_space(self.hypermodel, declared)
+        self.oracle.check_resumed_settings(declared)
+        self._check_resumed_patience()
+        if self.oracle.schedule_resolved:
             print("resuming: " + self.oracle.describe_progress())
 
-    def _declared_space(self):
-        """The search space the current hypermodel declares (None if none)."""
-        declared = self.oracle.declared_hyperparameters
-        if self.hypermodel is None:
-            return declared
-        space = declared.copy() if declared else keras_tuner.HyperParameters()
-        self.hypermodel.declare_hyperparameters(space)
-        self.hypermodel.build(space)
-        keras.backend.clear_session()
-        return space
+    def _check_resumed_patience(self):
+        saved = self._saved_stage2_patience
+        if saved is _NOT_SAVED or saved == self.stage2_patience:
+            return
+        raise ValueError(
+            f"Cannot resume the project in {self.project_dir} with other "
+            "schedule settings than it was started with: stage2_patience: "
+            f"project has {saved!r}, now {self.stage2_patience!r}. Early "
+            "stopping changes the stage-2 scores, hence the learning rates "
+            "that follow. Resume with the original settings, or start over "
+            "with `overwrite=True` (this deletes the project) or a new "
+            "`project_name`."
+        )
 
     def get_best_models(self, num_models=1):
-        if self.keep_checkpoints is not None and num_models > self.keep_checkpoints:
-            raise ValueError(
-                f"Received num_models={num_models}, but this tuner keeps the "
-                f"checkpoints of the best {self.keep_checkpoints} trials only "
-                f"(`keep_checkpoints={self.keep_checkpoints}`): the others are "
-                "deleted once they can no longer be among the best. Ask for at "
-                f"most {self.keep_checkpoints} models, or use "
-                f"`get_best_hyperparameters({num_models})` and train those "
-                "models again. To keep every checkpoint, create the tuner with "
-                "`keep_checkpoints=None` (the default) before searching."
-            )
+        checkpoints.check_num_models(self.keep_checkpoints, num_models)
         return super().get_best_models(num_models)
 
     def load_model(self, trial):
-        path = checkpoints.checkpoint_path(self, trial.trial_id)
-        if not os.path.exists(path):
-            raise FileNotFoundError(
-                f"Cannot load the model of trial {trial.trial_id}: its checkpoint "
-                f"{path} does not exist (status {trial.status}). With "
-                "`keep_checkpoints=K`, only the best K trials keep theirs; a "
-                "trial that failed before its first epoch ended has none. Use "
-                "its hyperparameters (`trial.hyperparameters`) to train the "
-                "model again."
-            )
+        checkpoints.check_checkpoint_exists(self, trial)
         # Checkpoints written by Keras Tuner itself (before `SaveBestWeights`)
         # hold the optimizer's slots too; a freshly compiled model has none
         # yet, and Keras warns about it on every load.
@@ -344,32 +294,34 @@ class TwoStageTuner(keras_tuner.Tuner):
             return super().load_model(trial)
 
 
-@contextlib.contextmanager
-def _long_lived_objects_frozen():
-    """Leave the objects alive when the search starts out of garbage collections.
-
-    Keras Tuner runs two full garbage collections before every trial
-    (`clear_session()` and `gc.collect()` in `Tuner._try_build`), and Python
-    runs more while a model is traced. Each walks every object TensorFlow and
-    Keras made at import (about 400,000): 0.2 to 0.4 s each on 2 CPU cores, a
-    few percent of a short trial. `gc.freeze()` moves the objects alive now out
-    of those walks; whatever the trials create is collected as before, so
-    memory stays flat. `gc.unfreeze()` at the end puts them back. If the
-    process froze objects itself, it is left alone.
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+def _check_tuner_arguments(cls, hypermodel, kwargs):
+    """Keras Tuner's checks, said in the two-stage schedule's words."""
+    if hypermodel is None and cls.run_trial is TwoStageTuner.run_trial:
+        # Keras Tuner's own words (`Tuner.__init__`), which this class's
+        # `run_trial` would otherwise skip.
+        raise ValueError(
+            "Received `hypermodel=None`. We only allow not specifying "
+            "`hypermodel` if the user defines the search space in "
+            "`Tuner.run_trial()` by subclassing a `Tuner` class without "
+            "using a `HyperModel` instance."
+        )
+    if "max_trials" in kwargs:
+        raise ValueError(
+            f"Received max_trials={kwargs['max_trials']!r}, but the two-stage "
+            "schedule sets the number of trials itself: one per value of the "
+            "units hyperparameter, then `stage2_trials`. Remove `max_trials`; "
+            "to change the length, change the units grid or `stage2_trials`."
+        )
 
 
-def _trial_number(trial_id):
-    try:
-        return int(trial_id)
-    except ValueError:
-        return zlib.crc32(trial_id.encode("utf-8"))
+def _scheduled_epochs(trial, requested):
+    """The epochs of `trial`'s stage; warn if `search` asked for others."""
+    epochs = trial.hyperparameters.values[EPOCHS_KEY]
+    if requested is not None and requested != epochs:
+        warnings.warn(
+            f"`epochs={requested}` passed to `search` is ignored: the two-stage "
+            f"schedule trains this trial for {epochs} epochs (set "
+            "`stage1_epochs` / `stage2_epochs` instead).",
+            stacklevel=3,
+        )
+    return epochs

@@ -157,9 +157,10 @@ def test_chief_deletes_when_a_worker_trial_ends(tmp_path, tiny_data, monkeypatch
     make_tuner(tmp_path).search(x, y, validation_split=0.25, verbose=0)
     assert len(checkpoint_files(tmp_path)) == 6
 
-    chief = make_tuner(tmp_path, keep_checkpoints=1)
+    # One more stage-2 trial, for a worker to run.
+    chief = make_tuner(tmp_path, keep_checkpoints=1, stage2_trials=5)
     ended = []
-    chief.oracle.end_trial = ended.append  # what the workers' calls reach
+    chief.oracle.add_trial_end_callback(ended.append)  # what the workers reach
     served = []
     monkeypatch.setattr(
         "keras_tuner.src.distribute.utils.is_chief_oracle", lambda: True
@@ -171,12 +172,13 @@ def test_chief_deletes_when_a_worker_trial_ends(tmp_path, tiny_data, monkeypatch
     assert checkpoint_files(tmp_path) == [best_id]  # pruned at start
 
     # A worker's trial ends: the chief's oracle ends it, then deletes.
-    other_id = chief.oracle.get_best_trials(2)[1].trial_id
+    trial = chief.oracle.create_trial("worker0")
     source = tmp_path / "tiny" / f"trial_{best_id}" / CHECKPOINT
-    (tmp_path / "tiny" / f"trial_{other_id}" / CHECKPOINT).write_bytes(
+    (tmp_path / "tiny" / f"trial_{trial.trial_id}" / CHECKPOINT).write_bytes(
         source.read_bytes()
     )
-    trial = chief.oracle.trials[other_id]
+    chief.oracle.update_trial(trial.trial_id, {"val_accuracy": -1.0})
+    trial.status = "COMPLETED"
     chief.oracle.end_trial(trial)
     assert ended == [trial]
     assert checkpoint_files(tmp_path) == [best_id]

@@ -16,11 +16,12 @@ from oracle_driver import (
     run_to_end,
     score_from_values,
 )
+from stage2_simulation import simulate_rounds
 
-from kt_twostage import schedule, speculative
+from kt_twostage import schedule
 from kt_twostage.oracle import BRANCH_KEY, SPECULATIVE_KEY, STEP_KEY
-from kt_twostage.schedule import ScheduleConfig, TrialRecord
-from kt_twostage.speculative import NodeRecord
+from kt_twostage.schedule import NodeRecord, ScheduleConfig, TrialRecord, planner, rule
+from kt_twostage.schedule import ranking as roles
 
 MAX_LR = 0.02
 
@@ -56,11 +57,11 @@ def random_scores(rng, failures=0.15, ties=0.2):
 # --------------------------------------------------------------------------- #
 def test_branch_learning_rates_are_the_sequential_floats():
     scores = [0.8, None, 0.7, 0.9, 0.9, 0.95]
-    branches = speculative.sequential_branches(scores, "max")
+    branches = rule.sequential_branches(scores, "max")
     # 0.8 first: halve; failed: halve; 0.7 < 0.8: back; 0.9 > 0.7: halve; tie.
     assert branches == ["", "H", "HH", "HHB", "HHBH", "HHBHB"]
     rates = schedule.stage2_learning_rates(scores, MAX_LR, "max")[: len(scores)]
-    assert [speculative.branch_learning_rate(b, MAX_LR) for b in branches] == rates
+    assert [rule.branch_learning_rate(b, MAX_LR) for b in branches] == rates
 
 
 def test_every_node_has_its_own_learning_rate():
@@ -69,13 +70,13 @@ def test_every_node_has_its_own_learning_rate():
         branches = branches + [b + d for b in branches for d in "HB" if b + d]
     # The root's "back" child would repeat the maximum: it is never visited.
     nodes = [b for b in set(branches) if not b.startswith("B")]
-    rates = [speculative.branch_learning_rate(b, MAX_LR) for b in nodes]
+    rates = [rule.branch_learning_rate(b, MAX_LR) for b in nodes]
     assert len(set(rates)) == len(rates)
 
 
 def test_invalid_branch_is_refused():
     with pytest.raises(ValueError, match="Invalid stage-2 branch"):
-        speculative.branch_learning_rate("HX", MAX_LR)
+        rule.branch_learning_rate("HX", MAX_LR)
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -87,23 +88,23 @@ def test_path_and_choice_equal_sequential_for_any_scores(seed):
     rates, best = sequential(score_of_lr, stage2_trials, direction)
     for parallelism in (1, 2, 3, 5):
         for workers in (parallelism, parallelism + 2):
-            run = speculative.simulate_rounds(
+            run = simulate_rounds(
                 score_of_lr, stage2_trials, MAX_LR, direction, parallelism, workers
             )
             assert list(run.learning_rates) == rates
             assert run.chosen == (None if best is None else run.path[best])
-            assert run.trials <= speculative.stage2_budget(stage2_trials, parallelism)
+            assert run.trials <= planner.stage2_budget(stage2_trials, parallelism)
 
 
 def test_sequential_takes_one_round_per_trial():
-    run = speculative.simulate_rounds(lambda lr: -abs(lr - 0.004), 11, MAX_LR)
+    run = simulate_rounds(lambda lr: -abs(lr - 0.004), 11, MAX_LR)
     assert (run.rounds, run.trials) == (11, 11)
 
 
 @pytest.mark.parametrize("seed", range(50))
 def test_parallelism_3_needs_about_half_the_rounds(seed):
     rng = random.Random(seed)
-    run = speculative.simulate_rounds(random_scores(rng, 0, 0), 11, MAX_LR, "max", 3)
+    run = simulate_rounds(random_scores(rng, 0, 0), 11, MAX_LR, "max", 3)
     # The first round settles 2 or 3 steps, every later one 2.
     assert run.rounds in (5, 6)
     # At most one trial per round is off the path.
@@ -115,10 +116,10 @@ def test_first_round_with_three_workers():
     # needed: the first round runs steps 1, 2 and the halving branch of 3.
     nodes = []
     for expected in [("", False), ("H", True), ("HH", True)]:
-        choice = speculative.next_node(nodes, 11, "max", parallelism=3)
+        choice = planner.next_node(nodes, 11, "max", parallelism=3)
         assert choice == expected
         nodes.append(NodeRecord(choice[0], None, ended=False))
-    assert speculative.next_node(nodes, 11, "max", parallelism=3) == schedule.IDLE
+    assert planner.next_node(nodes, 11, "max", parallelism=3) == schedule.IDLE
 
 
 def test_a_round_advances_two_steps_and_discards_the_other_branch():
@@ -126,17 +127,17 @@ def test_a_round_advances_two_steps_and_discards_the_other_branch():
     nodes = [NodeRecord("", 0.5), NodeRecord("H", 0.6)]
     started = []
     for _ in range(3):
-        branch, _ = speculative.next_node(nodes + started, 11, "max", 3)
+        branch, _ = planner.next_node(nodes + started, 11, "max", 3)
         started.append(NodeRecord(branch, None, ended=False))
     assert [n.branch for n in started] == ["HH", "HHH", "HHB"]
     # "HH" got worse than 0.6: go back; "HHB" is then on the path.
     ended = [NodeRecord("HH", 0.55), NodeRecord("HHH", 0.9), NodeRecord("HHB", 0.7)]
-    path = speculative.resolve_path(nodes + ended, 11, "max")
+    path = rule.resolve_path(nodes + ended, 11, "max")
     assert path.branches == ("", "H", "HH", "HHB")
     assert path.frontier == "HHBH"  # 0.7 > 0.55: improved
-    assert speculative.node_status("HHH", path) == speculative.OFF_PATH
-    assert speculative.node_status("HHBH", path) == speculative.ON_PATH
-    assert speculative.node_status("HHBHB", path) == speculative.PENDING
+    assert roles.node_role("HHH", path) == roles.ROLE_OFF_PATH
+    assert roles.node_role("HHBH", path) == roles.ROLE_PATH
+    assert roles.node_role("HHBHB", path) == roles.ROLE_PENDING
 
 
 def test_speculation_waits_for_the_frontier_once_its_round_is_ending():
@@ -147,17 +148,17 @@ def test_speculation_waits_for_the_frontier_once_its_round_is_ending():
     # trial, do not guess "HHHH" now.
     early = NodeRecord("HHH", 0.7, ends_at_start=5, end_rank=5)
     nodes = done + running + [early]
-    assert speculative.next_node(nodes, 11, "max", parallelism=4) == schedule.IDLE
+    assert planner.next_node(nodes, 11, "max", parallelism=4) == schedule.IDLE
     # Without the start/end ranks (e.g. after a resume) it does not wait.
     plain = [NodeRecord(n.branch, n.score, n.ended) for n in nodes]
-    assert speculative.next_node(plain, 11, "max", parallelism=4) == ("HHHH", True)
+    assert planner.next_node(plain, 11, "max", parallelism=4) == ("HHHH", True)
     # Once the frontier has ended, the next round starts: its frontier first.
     ended = [NodeRecord("HH", 0.65, ends_at_start=5, end_rank=6)]
     nodes = done + ended + [running[1], early]
-    assert speculative.resolve_path(nodes, 11, "max").frontier == "HHHH"
-    assert speculative.next_node(nodes, 11, "max", parallelism=3) == ("HHHH", False)
+    assert rule.resolve_path(nodes, 11, "max").frontier == "HHHH"
+    assert planner.next_node(nodes, 11, "max", parallelism=3) == ("HHHH", False)
     nodes.append(NodeRecord("HHHH", None, False, ends_at_start=7))
-    assert speculative.next_node(nodes, 11, "max", parallelism=3) == ("HHHHH", True)
+    assert planner.next_node(nodes, 11, "max", parallelism=3) == ("HHHHH", True)
 
 
 def test_speculation_waits_when_the_frontier_of_a_round_ended_first():
@@ -169,10 +170,10 @@ def test_speculation_waits_when_the_frontier_of_a_round_ended_first():
         NodeRecord("HHH", None, False, ends_at_start=5),
         NodeRecord("HHB", None, False, ends_at_start=5),
     ]
-    assert speculative.resolve_path(nodes, 11, "max").frontier == "HHH"
-    assert speculative.next_node(nodes, 11, "max", parallelism=3) == schedule.IDLE
+    assert rule.resolve_path(nodes, 11, "max").frontier == "HHH"
+    assert planner.next_node(nodes, 11, "max", parallelism=3) == schedule.IDLE
     plain = [NodeRecord(n.branch, n.score, n.ended) for n in nodes]
-    assert speculative.next_node(plain, 11, "max", parallelism=3) == ("HHHH", True)
+    assert planner.next_node(plain, 11, "max", parallelism=3) == ("HHHH", True)
 
 
 def test_failed_node_halves_and_compares_with_last_scored_ancestor():
@@ -182,9 +183,9 @@ def test_failed_node_halves_and_compares_with_last_scored_ancestor():
         NodeRecord("HH", 0.7),  # compared with 0.8: worse, go back
         NodeRecord("HHB", 0.9),
     ]
-    path = speculative.resolve_path(nodes, 5, "max")
+    path = rule.resolve_path(nodes, 5, "max")
     assert path.branches == ("", "H", "HH", "HHB")
-    rates = [speculative.branch_learning_rate(b, MAX_LR) for b in path.branches]
+    rates = [rule.branch_learning_rate(b, MAX_LR) for b in path.branches]
     assert rates == [0.02, 0.01, 0.005, 0.0125]
 
 
@@ -195,22 +196,20 @@ def test_path_is_recomputed_from_the_records_in_any_order():
     for _ in range(6):  # rounds of 3, then shuffle what was recorded
         started = []
         for _ in range(3):
-            choice = speculative.next_node(nodes + started, 9, "max", 3)
+            choice = planner.next_node(nodes + started, 9, "max", 3)
             if choice in (schedule.IDLE, schedule.STOPPED):
                 break
             started.append(NodeRecord(choice[0], None, ended=False))
         nodes += [
             NodeRecord(
                 n.branch,
-                score_of_lr(speculative.branch_learning_rate(n.branch, MAX_LR)),
+                score_of_lr(rule.branch_learning_rate(n.branch, MAX_LR)),
             )
             for n in started
         ]
     shuffled = nodes[:]
     rng.shuffle(shuffled)
-    assert speculative.resolve_path(shuffled, 9, "max") == speculative.resolve_path(
-        nodes, 9, "max"
-    )
+    assert rule.resolve_path(shuffled, 9, "max") == rule.resolve_path(nodes, 9, "max")
 
 
 def test_node_whose_parent_has_not_ended_is_pending():
@@ -219,13 +218,11 @@ def test_node_whose_parent_has_not_ended_is_pending():
         NodeRecord("H", None, ended=False),
         NodeRecord("HH", 0.7),  # ended before its parent
     ]
-    path = speculative.resolve_path(nodes, 11, "max")
+    path = rule.resolve_path(nodes, 11, "max")
     assert path.frontier == "H"
-    assert speculative.node_status("HH", path) == speculative.PENDING
+    assert roles.node_role("HH", path) == roles.ROLE_PENDING
     # Its outcome is settled once "H" ends.
-    later = speculative.resolve_path(
-        [*nodes[:1], NodeRecord("H", 0.6), nodes[2]], 11, "max"
-    )
+    later = rule.resolve_path([*nodes[:1], NodeRecord("H", 0.6), nodes[2]], 11, "max")
     assert later.branches == ("", "H", "HH")
 
 
@@ -236,7 +233,7 @@ def test_speculation_never_takes_the_budget_of_path_trials():
     while True:
         started = []
         for _ in range(4):
-            choice = speculative.next_node(nodes + started, 7, "max", 4, budget=8)
+            choice = planner.next_node(nodes + started, 7, "max", 4, budget=8)
             if choice in (schedule.IDLE, schedule.STOPPED):
                 break
             started.append(NodeRecord(choice[0], None, ended=False))
@@ -245,20 +242,20 @@ def test_speculation_never_takes_the_budget_of_path_trials():
         nodes += [
             NodeRecord(
                 n.branch,
-                score_of_lr(speculative.branch_learning_rate(n.branch, MAX_LR)),
+                score_of_lr(rule.branch_learning_rate(n.branch, MAX_LR)),
             )
             for n in started
         ]
     assert len(nodes) <= 8
-    assert len(speculative.resolve_path(nodes, 7, "max").branches) == 7
+    assert len(rule.resolve_path(nodes, 7, "max").branches) == 7
 
 
 def test_next_trial_waits_for_stage1_then_plans_stage2():
     config = ScheduleConfig((10, 20), 0.001, MAX_LR, 1, 30, 4, "max")
     running = [TrialRecord(1, 10, 0.001, 0.5), TrialRecord(1, 20, 0.001, None, False)]
-    assert speculative.next_trial(config, running, [], 3) == schedule.IDLE
+    assert planner.next_trial(config, running, [], 3) == schedule.IDLE
     done = [TrialRecord(1, 10, 0.001, 0.5), TrialRecord(1, 20, 0.001, 0.6)]
-    plan = speculative.next_trial(config, done, [], 3)
+    plan = planner.next_trial(config, done, [], 3)
     assert (plan.stage, plan.units, plan.learning_rate, plan.epochs) == (
         2,
         20,
@@ -266,7 +263,7 @@ def test_next_trial_waits_for_stage1_then_plans_stage2():
         30,
     )
     assert (plan.branch, plan.step, plan.speculative) == ("", 1, False)
-    plan = speculative.next_trial(config, done, [NodeRecord("", None, False)], 3)
+    plan = planner.next_trial(config, done, [NodeRecord("", None, False)], 3)
     assert (plan.branch, plan.step, plan.speculative) == ("H", 2, True)
     assert plan.learning_rate == 0.01
 
@@ -274,7 +271,7 @@ def test_next_trial_waits_for_stage1_then_plans_stage2():
 def test_stopped_once_the_path_is_complete():
     nodes = [NodeRecord(b, 0.5) for b in ("", "H", "HB")]
     nodes.append(NodeRecord("HH", None, ended=False))  # off the path, running
-    assert speculative.next_node(nodes, 3, "max", 3) == schedule.STOPPED
+    assert planner.next_node(nodes, 3, "max", 3) == schedule.STOPPED
 
 
 # --------------------------------------------------------------------------- #
@@ -317,7 +314,7 @@ def test_oracle_speculative_run_equals_sequential(tmp_path):
     assert describe(chosen) == describe(reference.get_best_trials(1)[0])
     # 6 path steps in 3 rounds instead of 6.
     assert stage2_rounds(oracle, rounds) == 3
-    assert oracle.max_trials == 3 + speculative.stage2_budget(6, 3) == 15
+    assert oracle.max_trials == 3 + planner.stage2_budget(6, 3) == 15
     roles = oracle.trial_roles()
     off_path = [t for t, role in roles.items() if role == "off-path"]
     assert off_path and len(roles) == len(oracle.trials)

@@ -7,7 +7,7 @@ import pytest
 import tiny_model
 
 from kt_twostage import TwoStageTuner
-from kt_twostage.tuner import _long_lived_objects_frozen
+from kt_twostage._gc import long_lived_objects_frozen as _long_lived_objects_frozen
 
 
 def test_objects_are_frozen_during_the_block_only():

@@ -17,15 +17,17 @@ def register(subparsers):
     )
     parser.add_argument("--output", help="where to write (default: the project folder)")
     parser.add_argument(
-        "--units-hp", default="units", help="units hyperparameter name (units)"
+        "--units-hp",
+        help="units hyperparameter name (default: the one the project recorded; "
+        "'units' for projects made before names were recorded)",
     )
     parser.add_argument(
         "--lr-hp",
-        default="learning_rate",
-        help="learning-rate hyperparameter name (learning_rate)",
+        help="learning-rate hyperparameter name (default: the one the project "
+        "recorded; 'learning_rate' for projects made before names were recorded)",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, uses_keras=False)
 
 
 def run(args):

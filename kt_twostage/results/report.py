@@ -77,8 +77,9 @@ def report_markdown(project, project_dir=None) -> str:
         ]
     if not any(row["seconds"] is not None for row in rows):
         lines += [
-            "Durations are n/a: Keras Tuner does not record them (only runs "
-            f"made by `kt-twostage compare` write `{table.TIMINGS_FILE}`).",
+            "Durations are n/a: this project was made before TwoStageTuner "
+            "recorded them (in its `tuner*.json` state), and Keras Tuner "
+            "does not record them.",
             "",
         ]
     return "\n".join(lines)
@@ -88,8 +89,8 @@ def report_project(
     project_dir,
     output_dir=None,
     *,
-    units_hp="units",
-    learning_rate_hp="learning_rate",
+    units_hp=None,
+    learning_rate_hp=None,
     plots=True,
 ) -> dict:
     """Write `trials.csv`, `report.md` and the plots of a two-stage project.
@@ -98,7 +99,8 @@ def report_project(
         project_dir: The Keras Tuner project folder of a `TwoStageTuner`
             search (`directory/project_name`).
         output_dir: Where to write. Defaults to `None`: the project folder.
-        units_hp, learning_rate_hp: The hyperparameter names.
+        units_hp, learning_rate_hp: The hyperparameter names. Defaults to
+            `None`: the names the project recorded.
         plots: Whether to draw the PNG plots (needs matplotlib).
 
     Returns:
