@@ -414,33 +414,20 @@ def launch_local(
             output.write(f"[launcher] {text}\n")
             output.flush()
 
+    def start(name, argv, address):
+        environment = {**base_env, **role_environment(name, address, port)}
+        children.append(_Child(name, argv, environment, output, lock))
+        return children[-1]
+
     say(
         f"chief on {format_address(host, port)}, {workers} worker(s); "
         "run the same command again to resume"
     )
-    chief = _Child(
-        CHIEF_ID,
-        command,
-        {**base_env, **role_environment(CHIEF_ID, host, port)},
-        output,
-        lock,
-    )
-    children = [chief]
+    children = []
+    chief = start(CHIEF_ID, command, host)
     try:
         for index in range(workers):
-            name = f"worker{index}"
-            children.append(
-                _Child(
-                    name,
-                    worker_command or command,
-                    {
-                        **base_env,
-                        **role_environment(name, connect_host(host), port),
-                    },
-                    output,
-                    lock,
-                )
-            )
+            start(f"worker{index}", worker_command or command, connect_host(host))
         status = _supervise(chief, children[1:], say, grace_seconds, poll_seconds)
     except KeyboardInterrupt:
         say("interrupted: stopping every process")

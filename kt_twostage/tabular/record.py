@@ -29,29 +29,27 @@ _EVALUATION_BATCH = 1024
 
 def split_data(profile: TableProfile, data):
     """`(train, validation, test)` `(x, y)` pairs of `profile` from `ImdbData`."""
-    x, y = data.x_train, data.y_train
-    if profile.train_reviews is not None:
-        if profile.train_reviews > len(x):
-            raise ValueError(
-                f"The profile keeps {profile.train_reviews} training reviews, "
-                f"but the data has {len(x)}. Lower `train_reviews`."
-            )
-        x, y = x[: profile.train_reviews], y[: profile.train_reviews]
-    x_test, y_test = data.x_test, data.y_test
-    if profile.test_reviews is not None:
-        if profile.test_reviews > len(x_test):
-            raise ValueError(
-                f"The profile keeps {profile.test_reviews} test reviews, but the "
-                f"data has {len(x_test)}. Lower `test_reviews`."
-            )
-        x_test, y_test = x_test[: profile.test_reviews], y_test[: profile.test_reviews]
+    x, y = _first(data.x_train, data.y_train, profile.train_reviews, "train_reviews")
+    test = _first(data.x_test, data.y_test, profile.test_reviews, "test_reviews")
     split = int(len(x) * (1 - profile.validation_split))
     if split < 1 or split >= len(x):
         raise ValueError(
             f"A validation split of {profile.validation_split} of {len(x)} "
             "reviews leaves no training or no validation reviews."
         )
-    return (x[:split], y[:split]), (x[split:], y[split:]), (x_test, y_test)
+    return (x[:split], y[:split]), (x[split:], y[split:]), test
+
+
+def _first(x, y, count, name):
+    """The first `count` examples (all if None); `name` is the setting."""
+    if count is None:
+        return x, y
+    if count > len(x):
+        raise ValueError(
+            f"The profile keeps {count} reviews (`{name}`), but the data has "
+            f"{len(x)}. Lower `{name}`."
+        )
+    return x[:count], y[:count]
 
 
 def arrays_sha256(*arrays) -> str:
@@ -152,11 +150,6 @@ def record_table(
     Returns:
         The sidecar dict.
     """
-    import keras
-
-    from kt_twostage import reproducibility
-    from kt_twostage.imdb.data import load_imdb, source_sha256
-
     path = os.fspath(path)
     sidecar = check_profile_matches(path, profile)
     done = (
@@ -169,15 +162,51 @@ def record_table(
         f"table {path}: {len(profile.runs) - len(todo)} of {len(profile.runs)} "
         f"runs done, {len(todo)} to train ({profile.epochs} epochs each)"
     )
-    if data is None:
+    train, validation, test = split_data(profile, data or _load(profile, log))
+    session = _session(command, deterministic)
+    sidecar = sidecar or _new_sidecar(profile, profile_name, train, validation, test)
+    _check_same_data(path, sidecar, train, validation, test)
+    sidecar["sessions"].append(session)
+    sidecar["runs_done"] = len(profile.runs) - len(todo)
+    table.write_sidecar(path, sidecar)
+    seconds_by_units = {}
+    for number, run in enumerate(todo, start=1):
         start = time.perf_counter()
-        data = load_imdb(
-            profile.data, num_words=profile.num_words, max_length=profile.max_length
+        rows = train_run(profile, run, train, validation, test)
+        table.append_rows(path, rows)
+        elapsed = time.perf_counter() - start
+        seconds_by_units.setdefault(run[0], []).append(elapsed)
+        session["runs_recorded"] += 1
+        sidecar["runs_done"] += 1
+        table.write_sidecar(path, sidecar)
+        left = estimate_remaining(seconds_by_units, todo[number:])
+        log(
+            _progress_line(
+                sidecar["runs_done"], len(profile.runs), run, rows, elapsed, left
+            )
         )
-        log(f"data loaded in {time.perf_counter() - start:.1f} s: {data}")
-    train, validation, test = split_data(profile, data)
+    return sidecar
+
+
+def _load(profile: TableProfile, log):
+    from kt_twostage.imdb.data import load_imdb
+
+    start = time.perf_counter()
+    data = load_imdb(
+        profile.data, num_words=profile.num_words, max_length=profile.max_length
+    )
+    log(f"data loaded in {time.perf_counter() - start:.1f} s: {data}")
+    return data
+
+
+def _session(command, deterministic) -> dict:
+    """What this `record` process ran with: command, backend, versions, machine."""
+    import keras
+
+    from kt_twostage import reproducibility
+
     determinism = reproducibility.enable_determinism() if deterministic else "off"
-    session = {
+    return {
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
@@ -188,7 +217,12 @@ def record_table(
         "machine": _environment.describe_machine(),
         "runs_recorded": 0,
     }
-    sidecar = sidecar or {
+
+
+def _new_sidecar(profile, profile_name, train, validation, test) -> dict:
+    from kt_twostage.imdb.data import source_sha256
+
+    return {
         "format": SIDECAR_FORMAT,
         "columns": list(table.COLUMNS),
         "profile_name": profile_name,
@@ -210,31 +244,16 @@ def record_table(
         },
         "sessions": [],
     }
-    _check_same_data(path, sidecar, train, validation, test)
-    sidecar["sessions"].append(session)
-    sidecar["runs_done"] = len(profile.runs) - len(todo)
-    table.write_sidecar(path, sidecar)
 
-    seconds_by_units = {}
-    for number, run in enumerate(todo, start=1):
-        start = time.perf_counter()
-        rows = train_run(profile, run, train, validation, test)
-        table.append_rows(path, rows)
-        elapsed = time.perf_counter() - start
-        seconds_by_units.setdefault(run[0], []).append(elapsed)
-        session["runs_recorded"] += 1
-        sidecar["runs_done"] += 1
-        table.write_sidecar(path, sidecar)
-        best = max(rows, key=lambda row: row["val_accuracy"])
-        left = estimate_remaining(seconds_by_units, todo[number:])
-        log(
-            f"[{sidecar['runs_done']}/{len(profile.runs)}] units={run[0]} "
-            f"lr={run[1]:.3g} seed={run[2]}: best val_accuracy "
-            f"{best['val_accuracy']:.4f} (epoch {best['epoch']}), test "
-            f"{best['test_accuracy']:.4f}; {format_duration(elapsed)}; "
-            f"ETA {format_duration(left) if left is not None else '?'}"
-        )
-    return sidecar
+
+def _progress_line(done, total, run, rows, elapsed, left) -> str:
+    best = max(rows, key=lambda row: row["val_accuracy"])
+    return (
+        f"[{done}/{total}] units={run[0]} lr={run[1]:.3g} seed={run[2]}: best "
+        f"val_accuracy {best['val_accuracy']:.4f} (epoch {best['epoch']}), test "
+        f"{best['test_accuracy']:.4f}; {format_duration(elapsed)}; "
+        f"ETA {format_duration(left) if left is not None else '?'}"
+    )
 
 
 def _check_same_data(path, sidecar, train, validation, test):
