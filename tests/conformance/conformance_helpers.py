@@ -110,13 +110,27 @@ def tuner_base(kind):
     return TwoStageTuner if kind == TWO_STAGE_TUNER else keras_tuner.Tuner
 
 
-def make_tuner(kind, directory, hypermodel=build_model, tuner_class=None, **kwargs):
+# `make_tuner(..., objective=OMIT)`: give no objective at all.
+OMIT = object()
+
+
+def make_tuner(
+    kind,
+    directory,
+    hypermodel=build_model,
+    tuner_class=None,
+    objective="val_accuracy",
+    **kwargs,
+):
     """A tuner of `kind` on the short schedule (2 + 2 trials of 1 epoch).
 
     `kwargs` are the arguments of `TwoStageTuner`; for `keras_tuner.Tuner`,
     those of `TwoStageOracle` build its oracle and the others go to the Tuner.
+    The objective is given explicitly (`val_accuracy`) unless it is `OMIT`.
     """
     arguments = {**SHORT_SCHEDULE, "directory": str(directory), **kwargs}
+    if objective is not OMIT:
+        arguments["objective"] = objective
     if kind == TWO_STAGE_TUNER:
         return (tuner_class or TwoStageTuner)(hypermodel, **arguments)
     oracle_arguments = {k: v for k, v in arguments.items() if k in ORACLE_ARGUMENTS}

@@ -23,6 +23,7 @@ from conformance_helpers import (
     BEST_REPLAYED_LOSS,
     FIT,
     KINDS,
+    OMIT,
     PLAIN_TUNER,
     REPLAYED_LOSSES,
     SCHEDULE_LENGTH,
@@ -213,9 +214,7 @@ def test_no_hypermodel_with_objective(kind, tmp_path):
 
 
 @kinds
-@pytest.mark.parametrize(
-    "objective", [{"objective": "val_loss"}, {}], ids=["val_loss", "no objective"]
-)
+@pytest.mark.parametrize("objective", ["val_loss", OMIT], ids=["val_loss", "none"])
 def test_no_hypermodel_no_objective(kind, objective, tmp_path):
     """Mirrors tuner_test.py::test_no_hypermodel_no_objective.
 
@@ -235,7 +234,7 @@ def test_no_hypermodel_no_objective(kind, objective, tmp_path):
         hypermodel=None,
         tuner_class=MyTuner,
         hyperparameters=schedule_space(),
-        **objective,
+        objective=objective,
     )
     tuner.search()
     assert len(tuner.oracle.trials) == SCHEDULE_LENGTH
@@ -260,7 +259,11 @@ def test_no_objective_with_hypermodel(kind, tmp_path):
             return hp["units"] + hp["learning_rate"]
 
     tuner = make_tuner(
-        kind, tmp_path, hypermodel=MyHyperModel(), executions_per_trial=2
+        kind,
+        tmp_path,
+        hypermodel=MyHyperModel(),
+        objective=OMIT,
+        executions_per_trial=2,
     )
     tuner.search()
     assert len(tuner.oracle.trials) == SCHEDULE_LENGTH
@@ -334,7 +337,7 @@ def test_no_objective_fit_return_not_float(kind, tmp_path):
         def fit(self, hp, model, *args, **kwargs):
             return {"val_loss": hp["units"] * 1.0}
 
-    tuner = make_tuner(kind, tmp_path, hypermodel=MyHyperModel())
+    tuner = make_tuner(kind, tmp_path, hypermodel=MyHyperModel(), objective=OMIT)
     with pytest.raises(TypeError, match=r"HyperModel\.fit\(\) to be a single float"):
         tuner.search()
 
@@ -352,6 +355,7 @@ def test_no_objective_run_trial_return_not_float(kind, tmp_path):
         tmp_path,
         hypermodel=None,
         tuner_class=MyTuner,
+        objective=OMIT,
         hyperparameters=schedule_space(),
     )
     with pytest.raises(TypeError, match=r"Tuner\.run_trial\(\) to be a single float"):
