@@ -105,6 +105,19 @@ def build_model(hp, units=UNITS, optimizer=keras.optimizers.RMSprop):
     return model
 
 
+class ScheduleEpochsHyperModel(keras_tuner.HyperModel):
+    """`build_model`, trained for the epochs the schedule gives each trial
+    (`tuner/epochs`): what a plain `keras_tuner.Tuner` with a
+    `TwoStageOracle` needs (Hyperband's tuner does the same)."""
+
+    def build(self, hp):
+        return build_model(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        kwargs["epochs"] = hp.values["tuner/epochs"]
+        return model.fit(*args, **kwargs)
+
+
 def tuner_base(kind):
     """The class to subclass for `kind`."""
     return TwoStageTuner if kind == TWO_STAGE_TUNER else keras_tuner.Tuner

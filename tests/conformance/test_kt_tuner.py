@@ -36,6 +36,7 @@ from conformance_helpers import (
     Y_VAL,
     EpochLog,
     ReplayHyperModel,
+    ScheduleEpochsHyperModel,
     build_model,
     declare_schedule_hps,
     make_oracle,
@@ -590,18 +591,6 @@ def test_search_epochs_are_ignored_with_a_warning(tmp_path):
         tuner.search(X_TRAIN, Y_TRAIN, epochs=3, callbacks=[EpochLog(log)], **FIT)
     # Stage 1: 2 trials of 1 epoch; stage 2: 2 trials of 2 epochs.
     assert log.read_text().split() == ["0", "0", "0", "1", "0", "1"]
-
-
-class ScheduleEpochsHyperModel(keras_tuner.HyperModel):
-    """Trains each trial for the epochs the schedule gives it (`tuner/epochs`),
-    as a plain `keras_tuner.Tuner` with a `TwoStageOracle` needs."""
-
-    def build(self, hp):
-        return build_model(hp)
-
-    def fit(self, hp, model, *args, **kwargs):
-        kwargs["epochs"] = hp.values["tuner/epochs"]
-        return model.fit(*args, **kwargs)
 
 
 def test_plain_tuner_hypermodel_reading_tuner_epochs(tmp_path):
