@@ -23,6 +23,8 @@ from kt_twostage.compare import (
     log_grid,
     plan_hyperband,
 )
+from kt_twostage.compare.budget import oracle_seed
+from kt_twostage.compare.records import incumbent_score
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 TINY = PROFILES["tiny"]
@@ -334,10 +336,10 @@ def test_two_stage_incumbent_is_the_best_stage2_trial():
         {"stage": 2, "score": 0.8},
         {"stage": 2, "score": None},
     ]
-    assert compare._incumbent(rows[:2], "twostage", "max") == 0.9
-    assert compare._incumbent(rows, "twostage", "max") == 0.8
-    assert compare._incumbent(rows, "random", "max") == 0.9
-    assert compare._incumbent(rows, "random", "min") == 0.7
+    assert incumbent_score(rows[:2], "twostage", "max") == 0.9
+    assert incumbent_score(rows, "twostage", "max") == 0.8
+    assert incumbent_score(rows, "random", "max") == 0.9
+    assert incumbent_score(rows, "random", "min") == 0.7
 
 
 def test_summarize_counts_runs_reaching_the_grid():
@@ -376,7 +378,7 @@ def test_seeds_sample_independent_values(tmp_path):
             objective=kt.Objective("score", "max"),
             max_trials=20,
             hyperparameters=make_space(),
-            seed=compare._oracle_seed(seed),
+            seed=oracle_seed(seed),
         )
         trials = drive(oracle, tmp_path / str(seed))
         sampled.append({t.hyperparameters.values["learning_rate"] for t in trials})

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 
-# See `_oracle_seed`: a search samples far fewer values than this.
+# See `oracle_seed`: a search samples far fewer values than this.
 ORACLE_SEED_SPACING = 10_000
+# See `train_seed`: a search runs far fewer trials than this.
+TRAIN_SEED_SPACING = 1000
 _HYPERBAND_FACTORS = (2, 3, 4, 5, 6)
 _MAX_HYPERBAND_ITERATIONS = 1000
 
@@ -17,6 +19,24 @@ _MAX_HYPERBAND_ITERATIONS = 1000
 def two_stage_budget(num_units, stage1_epochs, stage2_epochs, stage2_trials) -> int:
     """Epochs the two-stage schedule trains: the budget of every other tuner."""
     return num_units * stage1_epochs + stage2_trials * stage2_epochs
+
+
+def random_search_trials(budget, stage2_epochs) -> int:
+    """`max_trials` of RandomSearch and BayesianOptimization at `budget`.
+
+    Trials of `stage2_epochs` epochs that fit in the budget, at least one.
+    """
+    return max(1, budget // stage2_epochs)
+
+
+def bayesian_initial_points(max_trials) -> int:
+    """BayesianOptimization's `num_initial_points` for `max_trials` trials.
+
+    Keras Tuner's default for two hyperparameters (3 each), capped at half
+    of the trials, so that the Gaussian process gets to choose some of them
+    within the budget.
+    """
+    return max(1, min(3 * 2, max_trials // 2))
 
 
 def hyperband_epochs(max_epochs, factor, iterations=1) -> tuple[int, int]:
@@ -91,7 +111,16 @@ def log_grid(low, high, count) -> list[float]:
     ]
 
 
-def _oracle_seed(seed):
+def train_seed(seed):
+    """Keras' global seed base of comparison seed `seed`.
+
+    Every tuner seeds Keras with `train_seed(seed) + trial number` before each
+    trial, so the runs of one seed start their trials alike.
+    """
+    return TRAIN_SEED_SPACING * seed
+
+
+def oracle_seed(seed):
     """The keras_tuner oracle seed of comparison seed `seed`.
 
     keras_tuner's `Oracle` draws a random seed for `seed=0` (`seed or

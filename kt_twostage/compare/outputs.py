@@ -11,7 +11,7 @@ import os
 import statistics
 
 from kt_twostage import _io
-from kt_twostage.compare.baselines import _run_names, label, patience_variant
+from kt_twostage.compare.baselines import label, patience_variant, run_names
 from kt_twostage.results import trial_table as table
 
 TRIAL_COLUMNS = (
@@ -74,7 +74,7 @@ def summarize(runs, settings, *, reach_tolerance=0.01) -> list[dict]:
     grid_val = _stats([r["validation_score"] for r in grid_runs])["mean"]
     grid_test = _stats([r["test_score"] for r in grid_runs])["mean"]
     rows = []
-    for name in _run_names(runs):
+    for name in run_names(runs):
         mine = [r for r in runs if r["tuner"] == name]
         reach = []
         if grid_val is not None:
@@ -131,44 +131,44 @@ def _range(stats, digits=4):
     return f"{stats['min']:.{digits}g}–{stats['max']:.{digits}g}"
 
 
-def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extra=""):
-    """The comparison as Markdown: settings, the summary and every run."""
-    metric = settings["objective"]
-    summary_rows = []
-    for row in rows:
-        reach = row["epochs_to_reach_grid"]
-        summary_rows.append(
-            {
-                "tuner": row["label"],
-                "seeds": row["seeds"],
-                "budget": row["budget"],
-                "epochs": _mean_std(row["epochs"]),
-                "trials": _mean_std(row["trials"], 3),
-                "wall": _mean_std(row["wall_seconds"], 3, 1 / 60),
-                "val": f"{_mean_std(row['validation_score'])} "
-                f"({_range(row['validation_score'])})",
-                "test": f"{_mean_std(row['test_score'])} ({_range(row['test_score'])})",
-                "gap": "n/a"
-                if row["test_gap_to_grid"] is None
-                else f"{row['test_gap_to_grid']:+.4f}",
-                "reach": "n/a"
-                if row["runs_reaching_grid"] is None
-                else f"{row['runs_reaching_grid']}/{row['seeds']}"
-                + (f" ({reach['mean']:.3g})" if reach["mean"] is not None else ""),
-            }
-        )
-    columns = (
-        "tuner",
-        "seeds",
-        "budget",
-        "epochs",
-        "trials",
-        "wall",
-        "val",
-        "test",
-        "gap",
-        "reach",
-    )
+_SUMMARY_COLUMNS = (
+    "tuner",
+    "seeds",
+    "budget",
+    "epochs",
+    "trials",
+    "wall",
+    "val",
+    "test",
+    "gap",
+    "reach",
+)
+
+
+def _summary_row(row) -> dict:
+    """One row of the summary table: a tuner's stats, formatted."""
+    reach = row["epochs_to_reach_grid"]
+    return {
+        "tuner": row["label"],
+        "seeds": row["seeds"],
+        "budget": row["budget"],
+        "epochs": _mean_std(row["epochs"]),
+        "trials": _mean_std(row["trials"], 3),
+        "wall": _mean_std(row["wall_seconds"], 3, 1 / 60),
+        "val": f"{_mean_std(row['validation_score'])} "
+        f"({_range(row['validation_score'])})",
+        "test": f"{_mean_std(row['test_score'])} ({_range(row['test_score'])})",
+        "gap": "n/a"
+        if row["test_gap_to_grid"] is None
+        else f"{row['test_gap_to_grid']:+.4f}",
+        "reach": "n/a"
+        if row["runs_reaching_grid"] is None
+        else f"{row['runs_reaching_grid']}/{row['seeds']}"
+        + (f" ({reach['mean']:.3g})" if reach["mean"] is not None else ""),
+    }
+
+
+def _summary_table(rows, metric, test_metric, reach_tolerance) -> str:
     headers = {
         "budget": "budget (epochs)",
         "epochs": "epochs trained",
@@ -178,7 +178,15 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
         "gap": "test vs grid",
         "reach": f"runs within {reach_tolerance:g} of grid best val (mean epochs)",
     }
-    fmt = {c: str for c in columns}
+    return table.markdown_table(
+        [_summary_row(row) for row in rows],
+        _SUMMARY_COLUMNS,
+        headers,
+        {column: str for column in _SUMMARY_COLUMNS},
+    )
+
+
+def _runs_table(runs) -> str:
     run_rows = [
         {
             **{k: r.get(k) for k in RUN_COLUMNS},
@@ -191,13 +199,12 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
         }
         for r in runs
     ]
-    hb = settings["hyperband"]
+    return table.markdown_table(run_rows, (*RUN_COLUMNS, "load"))
+
+
+def _schedule_lines(settings) -> list[str]:
+    """The settings' lines on the search space, the schedule and the budget."""
     lines = [
-        "# Two-stage schedule vs. Keras Tuner's built-in tuners",
-        "",
-        extra,
-        "## Settings",
-        "",
         f"- search space: `{settings['units_hp']}` in {settings['units']}, "
         f"`{settings['learning_rate_hp']}` log-uniform in "
         f"[{settings['learning_rate_range'][0]:.4g}, "
@@ -209,17 +216,22 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
         f"{settings['max_learning_rate']:g}",
         f"- budget for every tuner but the grid: **{settings['budget_epochs']} "
         "epochs**",
-        *(
-            [
-                f"- {label(patience_variant(settings['stage2_patience']))}: the "
-                "same schedule and seeds, each stage-2 trial stopped after "
-                f"{settings['stage2_patience']} epoch(s) without improvement of "
-                f"{metric} (Keras `EarlyStopping`); the other tuners keep the "
-                "plain schedule's budget"
-            ]
-            if settings.get("stage2_patience") is not None
-            else []
-        ),
+    ]
+    if settings.get("stage2_patience") is not None:
+        lines.append(
+            f"- {label(patience_variant(settings['stage2_patience']))}: the "
+            "same schedule and seeds, each stage-2 trial stopped after "
+            f"{settings['stage2_patience']} epoch(s) without improvement of "
+            f"{settings['objective']} (Keras `EarlyStopping`); the other tuners "
+            "keep the plain schedule's budget"
+        )
+    return lines
+
+
+def _baseline_lines(settings) -> list[str]:
+    """The settings' lines on the other tuners and the data."""
+    hb = settings["hyperband"]
+    lines = [
         f"- RandomSearch and BayesianOptimization: "
         f"{settings['random_bayesian_trials']} trials of "
         f"{settings['stage2_epochs']} epochs (Bayesian: "
@@ -232,20 +244,33 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
         f"{len(settings['grid_learning_rates'])} learning rates "
         f"({', '.join(f'{lr:.3g}' for lr in settings['grid_learning_rates'])}) "
         f"× {settings['stage2_epochs']} epochs = {settings['grid_epochs']} epochs",
-        *(
-            [f"- source: `{settings['problem']['data']}`"]
-            if settings.get("problem", {}).get("data")
-            else []
-        ),
+    ]
+    if settings.get("problem", {}).get("data"):
+        lines.append(f"- source: `{settings['problem']['data']}`")
+    lines.append(
         f"- data: {settings['train_examples']} training, "
         f"{settings['validation_examples']} validation (selection), "
         f"{settings['test_examples']} test examples (each returned model "
-        "evaluated once); batch size "
-        f"{settings['batch_size']}",
+        f"evaluated once); batch size {settings['batch_size']}"
+    )
+    return lines
+
+
+def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extra=""):
+    """The comparison as Markdown: settings, the summary and every run."""
+    metric = settings["objective"]
+    lines = [
+        "# Two-stage schedule vs. Keras Tuner's built-in tuners",
+        "",
+        extra,
+        "## Settings",
+        "",
+        *_schedule_lines(settings),
+        *_baseline_lines(settings),
         "",
         "## Summary (mean ± std over seeds)",
         "",
-        table.markdown_table(summary_rows, columns, headers, fmt),
+        _summary_table(rows, metric, test_metric, reach_tolerance),
         f"The validation score is the one of the trial each tuner returns "
         f"(TwoStageTuner: the best stage-2 trial); the test score is that "
         f"model's, measured once. The last column counts the runs whose "
@@ -257,7 +282,7 @@ def summary_markdown(rows, runs, settings, *, test_metric, reach_tolerance, extr
         "",
         "## Every run",
         "",
-        table.markdown_table(run_rows, (*RUN_COLUMNS, "load")),
+        _runs_table(runs),
         "## Plots",
         "",
         *(f"- `{file}`" for file in PLOT_FILES.values()),
@@ -333,7 +358,7 @@ def write_plots(output_dir, runs, settings) -> dict:
         ("time", "end_seconds", "wall time (s)"),
     ):
         curves = {}
-        for name in _run_names(runs):
+        for name in run_names(runs):
             mine = [r for r in runs if r["tuner"] == name]
             if mine:
                 curves[label(name)] = [
