@@ -30,6 +30,12 @@ def test_quick_search_writes_the_result(tmp_path, capsys):
     assert search(tmp_path) == 0
     out = capsys.readouterr().out
     assert "chosen: units=" in out and "test accuracy=" in out
+    # The demo says what its accuracy means, and the JSON line stays last.
+    assert "tested once on 1,000 test reviews" in out
+    assert "This is the built-in sample, a smoke test" in out
+    assert "0.85-0.88" in out and "kt-twostage search --preset seed" in out
+    last = json.loads(out.strip().splitlines()[-1])
+    assert set(last) == {"units", "learning_rate"}
     result = json.loads((tmp_path / "imdb_quick" / "result.json").read_text())
     assert result["units"] in (4, 8)
     assert result["stage"] == 2
@@ -56,6 +62,10 @@ def test_resume_with_other_settings_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "stage2_epochs: project has 1, now 2" in err
+    # The command line's words, not the library's.
+    assert "`--overwrite` (this deletes the project)" in err
+    assert "a new `--project-name`" in err
+    assert "overwrite=True" not in err and "`project_name`" not in err
     assert search(tmp_path, "--stage2-epochs", "2", "--overwrite") == 0
 
 
@@ -65,7 +75,8 @@ def test_resume_with_other_settings_is_a_one_line_error(tmp_path, capsys):
         (["--data", "/no/such/aclImdb"], 1, "/no/such/aclImdb"),
         (["--units-min", "9", "--units-max", "5"], 2, "units_min=9 > units_max=5"),
         (["--validation-split", "1.5"], 2, "between 0 and 1"),
-        (["--stage2-trials", "0"], 1, "`stage2_trials`, expected a positive integer"),
+        # Checked at the top since issue 11 (was 1, after the data loaded).
+        (["--stage2-trials", "0"], 2, "`stage2_trials`, expected a positive integer"),
     ],
 )
 def test_bad_input_exits_with_one_line(tmp_path, capsys, flags, status, message):

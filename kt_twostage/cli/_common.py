@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import re
 import sys
+import tempfile
 
 BACKENDS = ("tensorflow", "jax", "torch")
+LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+# The library's words for its arguments, and the flags that set them: an error
+# raised by the library names the flag on the command line.
+_CLI_WORDS = (
+    ("`overwrite=True`", "`--overwrite`"),
+    ("a new `project_name`", "a new `--project-name`"),
+    ("another `work_dir`", "another `--work-dir`"),
+)
+# A line of TensorFlow's C++ log (absl's format: severity, date, time, thread,
+# file:line]), and absl's notice that it logs before it is set up.
+_NATIVE_LOG_LINE = re.compile(r"^([IWEF])\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\]")
+_ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called"
 
 
 class UsageError(ValueError):
     """A bad flag or flag combination, reported in one line (exit status 2)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` whose errors take one line, as the others.
+
+    argparse prints the usage before its error: for `search` that is a dozen
+    lines in which the error is lost. `--help` still shows it.
+    """
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def cli_words(message) -> str:
+    """`message` with the library's argument words replaced by the flags."""
+    for library, flag in _CLI_WORDS:
+        message = message.replace(library, flag)
+    return message
 
 
 def add_backend_argument(parser):
@@ -39,3 +73,67 @@ def select_backend(backend):
             )
         return
     os.environ["KERAS_BACKEND"] = backend
+
+
+def import_keras_quietly():
+    """Import Keras and its backend without TensorFlow's loading log lines.
+
+    `TF_CPP_MIN_LOG_LEVEL` silences TensorFlow's C++ log, but TensorFlow
+    2.21 writes a few lines (oneDNN, CUDA drivers) while its libraries load,
+    before it reads the level. What the import writes to the standard error
+    is captured and passed on without the lines the level hides.
+    """
+    if "keras" in sys.modules:
+        return
+    level = os.environ.get(LOG_LEVEL_ENV, "0").strip()
+    hidden = {"1": "I", "2": "IW", "3": "IWE"}.get(level, "")
+    if not hidden:
+        import keras  # noqa: F401 - the user asked for every line
+
+        return
+    with tempfile.TemporaryFile() as capture:
+        try:
+            with _stderr_to(capture):
+                import keras  # noqa: F401
+        finally:
+            capture.seek(0)
+            _pass_on(capture.read().decode("utf-8", "replace"), hidden)
+
+
+@contextlib.contextmanager
+def _stderr_to(file):
+    """Point the standard error's file descriptor (C++ code writes there
+    directly) at `file` for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _pass_on(text, hidden):
+    """Write `text` to the standard error, less the log lines of the
+    severities in `hidden` (and absl's notice about them)."""
+    for line in text.splitlines(keepends=True):
+        match = _NATIVE_LOG_LINE.match(line)
+        if line.startswith(_ABSL_NOTICE) or (match and match.group(1) in hidden):
+            continue
+        sys.stderr.write(line)
+
+
+def check_data_path(path):
+    """Raise if `path` (the IMDB data given in `--data`) does not exist.
+
+    `None` (the environment variable, else a download) is checked when the
+    data is loaded.
+    """
+    if path is not None and not os.path.exists(os.path.expanduser(path)):
+        raise FileNotFoundError(
+            f"No IMDB reviews at '{path}' (--data). Expected an aclImdb folder "
+            "or .tar.gz in the official layout, or leave --data out to use the "
+            "preset's (or profile's) data."
+        )

@@ -8,40 +8,15 @@ import os
 import platform
 import shlex
 
-from kt_twostage.cli._common import UsageError
+from kt_twostage.cli import _overrides
+from kt_twostage.cli._common import UsageError, add_backend_argument, check_data_path
+from kt_twostage.compare.baselines import TUNERS
+from kt_twostage.imdb.settings import PROFILES, ImdbCompareSettings
 
-# flag -> (type, help). Each defaults to the profile's value.
-_OVERRIDES = {
-    "units_min": (int, "smallest units value"),
-    "units_max": (int, "largest units value"),
-    "units_step": (int, "step of the units values"),
-    "stage1_epochs": (int, "epochs of each stage-1 trial"),
-    "stage2_epochs": (
-        int,
-        "epochs of each stage-2 trial (and of each "
-        "RandomSearch, Bayesian and grid trial)",
-    ),
-    "stage2_trials": (int, "number of stage-2 trials"),
-    "max_learning_rate": (float, "largest learning rate (first stage-2 value)"),
-    "stage1_learning_rate": (float, "learning rate of stage 1"),
-    "num_words": (int, "vocabulary size, including padding and OOV ids"),
-    "max_length": (int, "tokens kept per review"),
-    "batch_size": (int, "training batch size"),
-    "validation_split": (
-        float,
-        "fraction of the kept training reviews used for selection",
-    ),
-    "train_reviews": (int, "keep the first N training reviews (default: all)"),
-    "test_reviews": (int, "keep the first N test reviews (default: all)"),
-    "grid_learning_rates": (int, "learning rates of the exhaustive grid"),
-    "grid_seeds": (int, "seeds the exhaustive grid runs (the first N)"),
-}
+COMPARE_FIELDS = _overrides.fields_of(ImdbCompareSettings)
 
 
 def register(subparsers):
-    from kt_twostage.compare import TUNERS
-    from kt_twostage.imdb.settings import PROFILES
-
     parser = subparsers.add_parser(
         "compare",
         help="compare the two-stage schedule with Random, Bayesian, Hyperband "
@@ -82,6 +57,14 @@ def register(subparsers):
         "stage-2 trial after N epochs without improvement), on the same "
         "seeds, reported beside the plain run (default: off)",
     )
+    _add_output_arguments(parser)
+    _overrides.add_override_arguments(parser, COMPARE_FIELDS)
+    add_backend_argument(parser)
+    parser.set_defaults(func=run, check=check_args)
+
+
+def _add_output_arguments(parser):
+    """Where the comparison is written, and how its work folder is used."""
     parser.add_argument(
         "--output",
         help="folder for the tables and plots (default: kt_twostage_compare/PROFILE)",
@@ -105,43 +88,78 @@ def register(subparsers):
         help="train nothing: write the tables and plots of the runs finished "
         "so far (e.g. while a long comparison runs in another process)",
     )
-    for name, (kind, text) in _OVERRIDES.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
-    parser.set_defaults(func=run)
 
 
-def settings_from_args(args):
-    from kt_twostage.imdb.settings import PROFILES
-
-    overrides = {
-        name: getattr(args, name)
-        for name in (*_OVERRIDES, "data")
-        if getattr(args, name) is not None
-    }
+def settings_from_args(args) -> ImdbCompareSettings:
+    """The profile with the flags' overrides; a bad value is a `UsageError`."""
+    overrides = _overrides.given_overrides(args, (*COMPARE_FIELDS, "data"))
     try:
         return dataclasses.replace(PROFILES[args.profile], **overrides)
     except ValueError as error:
         raise UsageError(str(error)) from error
 
 
+def tuners_from_args(args) -> list[str]:
+    """The `--tuners` names; an unknown one is a `UsageError`."""
+    tuners = [name.strip() for name in args.tuners.split(",") if name.strip()]
+    unknown = sorted(set(tuners) - set(TUNERS))
+    if unknown or not tuners:
+        raise UsageError(
+            f"Unknown tuner(s) {unknown} in --tuners; expected some of "
+            f"{','.join(TUNERS)}."
+        )
+    return tuners
+
+
+def check_args(args):
+    """Every flag of `compare`, checked before any data is loaded."""
+    settings = settings_from_args(args)
+    tuners_from_args(args)
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}.")
+    if args.stage2_patience is not None and args.stage2_patience < 1:
+        raise UsageError(
+            f"--stage2-patience must be at least 1, got {args.stage2_patience}."
+        )
+    if args.verbose not in (0, 1, 2):
+        raise UsageError(f"--verbose must be 0, 1 or 2, got {args.verbose}.")
+    check_data_path(settings.data)
+
+
 def describe_machine() -> str:
+    """The machine and the versions, for the summary's description."""
+    import keras
+    import keras_tuner
+
     memory = ""
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         memory = f", {pages / 2**30:.0f} GiB memory"
     except (ValueError, OSError, AttributeError):
         pass
-    import keras
-    import keras_tuner
-    import tensorflow as tf
-
-    gpus = len(tf.config.list_physical_devices("GPU"))
+    backend, gpus = _backend_and_gpus(keras.backend.backend())
     return (
         f"{os.cpu_count()} CPU cores{memory}, "
         f"{f'{gpus} GPU(s)' if gpus else 'no GPU'}; Python "
-        f"{platform.python_version()}, TensorFlow {tf.__version__}, Keras "
+        f"{platform.python_version()}, {backend}, Keras "
         f"{keras.__version__}, Keras Tuner {keras_tuner.__version__}"
     )
+
+
+def _backend_and_gpus(name):
+    """`("TensorFlow 2.x", GPUs)` of the Keras backend `name`."""
+    if name == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        return f"JAX {jax.__version__}", len(gpus)
+    if name == "torch":
+        import torch
+
+        return f"PyTorch {torch.__version__}", torch.cuda.device_count()
+    import tensorflow as tf
+
+    return f"TensorFlow {tf.__version__}", len(tf.config.list_physical_devices("GPU"))
 
 
 def command_line(args) -> str:
@@ -155,35 +173,21 @@ def command_line(args) -> str:
         "output",
         "work_dir",
         "verbose",
+        "backend",
     ):
         value = getattr(args, flag)
         if value is not None:
             words += ["--" + flag.replace("_", "-"), str(value)]
     if args.overwrite:
         words.append("--overwrite")
-    for name in _OVERRIDES:
-        if getattr(args, name) is not None:
-            words += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    for name, value in _overrides.given_overrides(args, COMPARE_FIELDS).items():
+        words += [_overrides.flag(name), str(value)]
     return " ".join(shlex.quote(word) for word in words)
 
 
 def run(args):
-    from kt_twostage.compare import TUNERS, run_imdb_compare
+    from kt_twostage.compare import run_imdb_compare
 
-    settings = settings_from_args(args)
-    tuners = [name.strip() for name in args.tuners.split(",") if name.strip()]
-    unknown = sorted(set(tuners) - set(TUNERS))
-    if unknown or not tuners:
-        raise UsageError(
-            f"Unknown tuner(s) {unknown} in --tuners; expected some of "
-            f"{','.join(TUNERS)}."
-        )
-    if args.seeds < 1:
-        raise UsageError(f"--seeds must be at least 1, got {args.seeds}.")
-    if args.stage2_patience is not None and args.stage2_patience < 1:
-        raise UsageError(
-            f"--stage2-patience must be at least 1, got {args.stage2_patience}."
-        )
     output = args.output or os.path.join("kt_twostage_compare", args.profile)
     description = {
         "command": command_line(args),
@@ -192,10 +196,10 @@ def run(args):
         "date": datetime.date.today().isoformat(),
     }
     summary = run_imdb_compare(
-        settings,
+        settings_from_args(args),
         output,
         seeds=args.seeds,
-        tuners=tuners,
+        tuners=tuners_from_args(args),
         stage2_patience=args.stage2_patience,
         work_dir=args.work_dir,
         overwrite=args.overwrite,

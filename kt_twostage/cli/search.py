@@ -7,36 +7,21 @@ import dataclasses
 import json
 import os
 import sys
+import textwrap
 
-from kt_twostage.cli._common import UsageError
+from kt_twostage.cli import _overrides
+from kt_twostage.cli._common import UsageError, add_backend_argument, check_data_path
+from kt_twostage.imdb.sample import sample_path
+from kt_twostage.imdb.settings import PRESETS, ImdbSearchSettings
 
-# flag -> (type, help). Each defaults to the preset's value.
-_OVERRIDES = {
-    "units_min": (int, "smallest units value of the stage-1 grid"),
-    "units_max": (int, "largest units value of the stage-1 grid"),
-    "units_step": (int, "step of the stage-1 grid"),
-    "stage1_epochs": (int, "epochs of each stage-1 trial"),
-    "stage2_epochs": (int, "epochs of each stage-2 trial"),
-    "stage2_trials": (int, "number of stage-2 trials"),
-    "max_learning_rate": (float, "first stage-2 learning rate (the maximum)"),
-    "stage1_learning_rate": (float, "learning rate of stage 1"),
-    "num_words": (int, "vocabulary size, including padding and OOV ids"),
-    "max_length": (int, "tokens kept per review"),
-    "batch_size": (int, "training batch size"),
-    "validation_split": (float, "fraction of training data used for selection"),
-    "seed": (int, "random seed (Keras' global seed is set per trial)"),
-    "verbose": (int, "Keras verbosity: 0 silent, 1 progress bars, 2 one line"),
-    "stage2_patience": (
-        int,
-        "stop a stage-2 trial after this many epochs without improvement "
-        "(default: off, every trial trains all its epochs)",
-    ),
-    "keep_checkpoints": (
-        int,
-        "keep the best-epoch checkpoints of the best N trials only, deleting "
-        "the others once they can no longer be chosen (default: keep all)",
-    ),
-}
+SEARCH_FIELDS = _overrides.fields_of(ImdbSearchSettings)
+# What the full data reaches, for the note after a search on the sample.
+_FULL_DATA_NOTE = (
+    "The full data (25,000 training and 25,000 test reviews) with the "
+    "reference schedule is expected to reach about 0.85-0.88; a run on "
+    "10,000 training reviews with a short schedule reached 0.84 "
+    "(docs/BENCHMARKS.md)"
+)
 
 
 def register(subparsers):
@@ -48,7 +33,7 @@ def register(subparsers):
     )
     add_settings_arguments(parser)
     add_distributed_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check=check_args)
 
 
 def add_distributed_arguments(parser):
@@ -82,8 +67,6 @@ def add_distributed_arguments(parser):
 
 def add_settings_arguments(parser):
     """The flags that define a search (shared with `kt-twostage worker`)."""
-    from kt_twostage.imdb.settings import PRESETS
-
     parser.add_argument(
         "--preset",
         choices=sorted(PRESETS),
@@ -103,24 +86,21 @@ def add_settings_arguments(parser):
         action="store_true",
         help="delete an existing project of that name and start over",
     )
-    for name, (kind, text) in _OVERRIDES.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, help=text)
+    _overrides.add_override_arguments(parser, SEARCH_FIELDS)
     parser.add_argument(
         "--mixed-precision",
         action="store_true",
         help="build the models under Keras' mixed_float16 policy (for GPUs; "
         "the output layer stays float32)",
     )
+    add_backend_argument(parser)
 
 
-def settings_from_args(args):
-    from kt_twostage.imdb.settings import PRESETS
-
-    overrides = {
-        name: getattr(args, name)
-        for name in (*_OVERRIDES, "data", "directory", "project_name")
-        if getattr(args, name) is not None
-    }
+def settings_from_args(args) -> ImdbSearchSettings:
+    """The preset with the flags' overrides; a bad value is a `UsageError`."""
+    overrides = _overrides.given_overrides(
+        args, (*SEARCH_FIELDS, "data", "directory", "project_name")
+    )
     if args.overwrite:
         overrides["overwrite"] = True
     if args.mixed_precision:
@@ -162,6 +142,7 @@ def distributed_commands(args):
 
 
 def _check_distributed_args(args):
+    """The `--serve` address as `(host, port)`, or `None`; checks the flags."""
     from kt_twostage import distributed
 
     for name in ("workers", "stage2_parallelism"):
@@ -175,6 +156,12 @@ def _check_distributed_args(args):
         return distributed.parse_address(args.serve)
     except ValueError as error:
         raise UsageError(f"--serve: {error}") from error
+
+
+def check_args(args):
+    """Every flag of `search`, checked before any data is loaded."""
+    _check_distributed_args(args)
+    check_data_path(settings_from_args(args).data)
 
 
 def run(args):
@@ -205,5 +192,31 @@ def run(args):
         f" | test accuracy={result['test_accuracy']:.4f}"
     )
     print(f"result written to {result['path']}")
+    for line in explain_result(result, settings):
+        print(line)
+    # Last, alone on its line: what scripts read.
     print(json.dumps({k: result[k] for k in ("units", "learning_rate")}))
     return 0
+
+
+def explain_result(result, settings) -> list[str]:
+    """What the test accuracy of a search means: on which data, and, on the
+    built-in sample, what the full data reaches and how to run it."""
+    lines = [
+        f"test accuracy: the chosen model, trained on {result['train_reviews']:,} "
+        f"reviews ({settings.validation_split:.0%} of them held out for "
+        f"selection), tested once on {result['test_reviews']:,} test reviews."
+    ]
+    if settings.data == sample_path():
+        lines += [
+            "This is the built-in sample, a smoke test: few reviews, a tiny "
+            f"model (units {settings.units_min}-{settings.units_max}, a "
+            f"{settings.num_words:,}-word vocabulary, reviews cut to "
+            f"{settings.max_length} tokens) and a short schedule "
+            f"({settings.stage2_trials} stage-2 trials of "
+            f"{settings.stage2_epochs} epochs), so the accuracy is low. "
+            f"{_FULL_DATA_NOTE}.",
+            "The full run (downloads the data once; hours on a CPU): "
+            "kt-twostage search --preset seed",
+        ]
+    return [textwrap.fill(line, 88, subsequent_indent="  ") for line in lines]

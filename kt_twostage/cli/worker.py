@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from kt_twostage.cli import search
-from kt_twostage.cli._common import UsageError
+from kt_twostage.cli._common import UsageError, check_data_path
 
 
 def register(subparsers):
@@ -33,7 +33,7 @@ def register(subparsers):
         "(default: $KERASTUNER_TUNER_ID)",
     )
     search.add_settings_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, check=check_args)
 
 
 def role_from_args(args):
@@ -66,14 +66,20 @@ def role_from_args(args):
     return tuner_id, host, port
 
 
-def run(args):
-    from kt_twostage import distributed
-
+def check_args(args):
+    """Every flag of `worker`, checked before any data is loaded."""
     if args.overwrite:
         raise UsageError(
             "--overwrite is for the chief only (a worker never deletes the "
             "project it shares with the chief)"
         )
+    role_from_args(args)
+    check_data_path(search.settings_from_args(args).data)
+
+
+def run(args):
+    from kt_twostage import distributed
+
     tuner_id, host, port = role_from_args(args)
     settings = search.settings_from_args(args)
     os.environ.update(distributed.role_environment(tuner_id, host, port))

@@ -7,9 +7,26 @@ line checks every flag against them before any data is loaded.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
-from kt_twostage._validation import check_positive_int
+from kt_twostage._validation import (
+    check_positive_float,
+    check_positive_int,
+    check_stage1_not_above_max,
+)
 from kt_twostage.imdb.sample import sample_path
+
+_POSITIVE_INTS = (
+    "units_min",
+    "units_max",
+    "units_step",
+    "stage1_epochs",
+    "stage2_epochs",
+    "stage2_trials",
+    "num_words",
+    "max_length",
+    "batch_size",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +53,19 @@ class ImdbProblemSettings:
     validation_split: float = 0.2
 
     def __post_init__(self):
+        # Every check here, before any data is loaded: a bad value must not
+        # wait for the tokenization (minutes on the full data) to be reported.
+        for name in _POSITIVE_INTS:
+            check_positive_int(name, getattr(self, name))
+        if self.num_words < 2:
+            raise ValueError(
+                "Received an invalid value for argument `num_words`, expected an "
+                "integer >= 2 (ids 0 and 1 are reserved for padding and "
+                f"out-of-vocabulary words), got {self.num_words!r}."
+            )
+        check_positive_float("max_learning_rate", self.max_learning_rate)
+        check_positive_float("stage1_learning_rate", self.stage1_learning_rate)
+        check_stage1_not_above_max(self.stage1_learning_rate, self.max_learning_rate)
         if not self.units_min <= self.units_max:
             raise ValueError(
                 f"Received units_min={self.units_min} > units_max="
@@ -69,6 +99,27 @@ class ImdbSearchSettings(ImdbProblemSettings):
         for name in ("stage2_patience", "keep_checkpoints"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
+        if self.seed is not None and (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, numbers.Integral)
+            or self.seed < 0
+        ):
+            raise ValueError(
+                "Received an invalid value for argument `seed`, expected a "
+                f"non-negative integer or None, got {self.seed!r}."
+            )
+        if self.verbose not in (0, 1, 2, "auto"):
+            raise ValueError(
+                "Received an invalid value for argument `verbose`, expected 0 "
+                f'(silent), 1 (progress bars), 2 (one line per epoch) or "auto", '
+                f"got {self.verbose!r}."
+            )
+        for name in ("directory", "project_name"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(
+                    f"Received an invalid value for argument `{name}`, expected "
+                    f"a non-empty string, got {getattr(self, name)!r}."
+                )
         super().__post_init__()
 
 
