@@ -21,7 +21,7 @@ from kt_twostage._validation import (
     check_positive_int,
     check_stage1_not_above_max,
 )
-from kt_twostage.resilient_oracle import ResilientOracle
+from kt_twostage.resilient_oracle import ENDED_STATUSES, ResilientOracle
 from kt_twostage.schedule import (
     BRANCH_KEY,
     EPOCHS_KEY,
@@ -78,8 +78,10 @@ class TwoStageOracle(ResilientOracle):
     complete.
 
     Args:
-        objective: String or `keras_tuner.Objective`, the metric to optimize.
-            Defaults to `"val_accuracy"`.
+        objective: String, `keras_tuner.Objective` or a list of them (a
+            `keras_tuner.MultiObjective`: the signed sum, minimised), the
+            metric to optimize. Defaults to `None`: Keras Tuner's rule, the
+            single number a `HyperModel.fit` returns, minimised.
         units_hp: String, the name of the architecture hyperparameter (an
             `Int` or a `Choice`). Defaults to `"units"`.
         learning_rate_hp: String, the name of the learning-rate hyperparameter
@@ -109,7 +111,7 @@ class TwoStageOracle(ResilientOracle):
 
     def __init__(
         self,
-        objective="val_accuracy",
+        objective=None,
         units_hp="units",
         learning_rate_hp="learning_rate",
         stage1_epochs=1,
@@ -142,13 +144,6 @@ class TwoStageOracle(ResilientOracle):
             "stage1_learning_rate", stage1_learning_rate, allow_none=True
         )
         check_stage1_not_above_max(self.stage1_learning_rate, self.max_learning_rate)
-        if isinstance(objective, (list, tuple)):
-            raise ValueError(
-                "Received an invalid value for argument `objective`, expected a "
-                f"single objective, got {objective!r}. The two-stage schedule "
-                "compares one score per trial: combine your metrics into one "
-                "(e.g. report it from `HyperModel.fit`) and name that."
-            )
         super().__init__(
             objective=objective,
             max_trials=None,
@@ -170,6 +165,8 @@ class TwoStageOracle(ResilientOracle):
         # speculative trials (see `planner.next_node`), never the path.
         self._ends_at_start = {}
         self._warned_epochs = False
+        self._settings_checked = True  # nothing to compare until a reload
+        self._resolve_if_declared()
 
     # ------------------------------------------------------------------ #
     # The search space -> the schedule.
@@ -189,8 +186,12 @@ class TwoStageOracle(ResilientOracle):
 
     def update_space(self, hyperparameters):
         super().update_space(hyperparameters)
+        self._resolve_if_declared()
+
+    def _resolve_if_declared(self):
         # As Keras Tuner's oracles, know the search's length as soon as the
-        # Tuner has declared the space; until both hyperparameters exist, wait.
+        # space is declared (by the Tuner, or by `hyperparameters=`); until
+        # both hyperparameters exist, wait.
         names = {hp.name for hp in self.hyperparameters.space}
         if self._schedule is None and {self.units_hp, self.learning_rate_hp} <= names:
             _ = self.schedule
@@ -251,7 +252,14 @@ class TwoStageOracle(ResilientOracle):
 
     def trial_records(self, trial_ids=None) -> list[schedule.TrialRecord]:
         """The schedule's view of trials (default: all, in start order)."""
-        ended = set(self.end_order)
+        # A trial the oracle did not start (added by hand) has ended when its
+        # status says so; the oracle's own trials, once `end_trial` ran.
+        started = set(self.start_order)
+        ended = set(self.end_order) | {
+            trial_id
+            for trial_id, trial in self.trials.items()
+            if trial_id not in started and trial.status in ENDED_STATUSES
+        }
         records = []
         for trial_id in self._ordered_ids() if trial_ids is None else trial_ids:
             trial = self.trials[trial_id]
@@ -363,6 +371,8 @@ class TwoStageOracle(ResilientOracle):
 
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
+        if not self._settings_checked:
+            self.check_resumed_settings()
         # Resolve before the base class pads trial ids to `len(str(max_trials))`.
         _ = self.schedule
         self._update_max_trials()
@@ -454,6 +464,10 @@ class TwoStageOracle(ResilientOracle):
         self._update_max_trials()
 
     def after_reload(self):
+        # The settings are compared when the search goes on (the first
+        # `create_trial`), unless a tuner compares them first, with the space
+        # its hypermodel declares now (`TwoStageTuner.reload`).
+        self._settings_checked = False
         self._update_max_trials()
 
     def check_resumed_settings(self, space=None):
@@ -470,6 +484,7 @@ class TwoStageOracle(ResilientOracle):
         """
         saved = self._schedule
         if saved is None:
+            self._settings_checked = True
             return
         current = self.resolve_schedule(space)
         differences = {
@@ -495,6 +510,7 @@ class TwoStageOracle(ResilientOracle):
                 "`overwrite=True` (this deletes the project) or a new "
                 "`project_name`."
             )
+        self._settings_checked = True
         if current.stage2_trials > saved.stage2_trials:
             print(
                 f"extending stage 2 from {saved.stage2_trials} to "

@@ -27,6 +27,8 @@ _ORACLE_KWARGS = (
     "stage2_parallelism",
 )
 _NOT_SAVED = object()
+# The reference's objective, used for Keras models when none is given.
+DEFAULT_OBJECTIVE = "val_accuracy"
 
 
 class TwoStageTuner(keras_tuner.Tuner):
@@ -45,7 +47,13 @@ class TwoStageTuner(keras_tuner.Tuner):
             hyperparameter (`Int` or `Choice`) and the learning-rate
             hyperparameter (`Float`). Required unless a subclass overrides
             `run_trial`.
-        objective, units_hp, learning_rate_hp, stage1_epochs, stage2_epochs,
+        objective: String, `keras_tuner.Objective` or a list of them, as in
+            `TwoStageOracle`. Defaults to `None`: `"val_accuracy"` (maximised)
+            for models trained with Keras' `fit`, as in the reference; a
+            hypermodel whose `fit` returns a single number must name its
+            objective (Keras Tuner's built-in tuners would minimise that
+            number), and is stopped with an error saying so.
+        units_hp, learning_rate_hp, stage1_epochs, stage2_epochs,
         stage2_trials, max_learning_rate, stage1_learning_rate, seed: as in
             `TwoStageOracle`. With a `seed`, Keras' global seed is set to
             `seed + trial number` before each trial, so that runs repeat.
@@ -87,7 +95,7 @@ class TwoStageTuner(keras_tuner.Tuner):
     def __init__(
         self,
         hypermodel=None,
-        objective="val_accuracy",
+        objective=None,
         units_hp="units",
         learning_rate_hp="learning_rate",
         stage1_epochs=1,
@@ -101,8 +109,11 @@ class TwoStageTuner(keras_tuner.Tuner):
         **kwargs,
     ):
         _check_tuner_arguments(type(self), hypermodel, kwargs)
+        self.objective_given = objective is not None
+        objective = objective if self.objective_given else DEFAULT_OBJECTIVE
         if stage2_patience is not None:
             stage2_patience = check_positive_int("stage2_patience", stage2_patience)
+            _check_patience_objective(objective)
         self.stage2_patience = stage2_patience
         self.keep_checkpoints = checkpoints.check_keep_checkpoints(keep_checkpoints)
         self.seed = seed
@@ -152,6 +163,8 @@ class TwoStageTuner(keras_tuner.Tuner):
             callbacks += [*self._extra_callbacks(trial), checkpoint]
             copied_kwargs["callbacks"] = callbacks
             histories.append(self._build_and_fit_model(trial, *args, **copied_kwargs))
+        if not self.objective_given:
+            _check_results_have_a_history(histories)
         self.trained_epochs[trial.trial_id] = sum(
             len(history.epoch) for history in histories if hasattr(history, "epoch")
         )
@@ -312,6 +325,31 @@ def _check_tuner_arguments(cls, hypermodel, kwargs):
             "units hyperparameter, then `stage2_trials`. Remove `max_trials`; "
             "to change the length, change the units grid or `stage2_trials`."
         )
+
+
+def _check_patience_objective(objective):
+    """Early stopping watches one metric that Keras logs every epoch."""
+    if isinstance(objective, (list, tuple)):
+        raise ValueError(
+            "Received `stage2_patience` with a list of objectives: early "
+            "stopping watches one metric that Keras logs every epoch. Name one "
+            "objective, or leave `stage2_patience=None`."
+        )
+
+
+def _check_results_have_a_history(results):
+    """With no objective given, refuse a `fit` that returns a number."""
+    for result in results:
+        if isinstance(result, (int, float)) or hasattr(result, "dtype"):
+            raise keras_tuner.errors.FatalValueError(
+                f"The hypermodel's `fit` returned a single number ({result!r}), "
+                "and no `objective` was given. TwoStageTuner's default objective "
+                f"is {DEFAULT_OBJECTIVE!r}, maximised, for models trained with "
+                "Keras' `fit`; Keras Tuner's built-in tuners would minimise the "
+                "number instead. Say which: e.g. `objective=keras_tuner."
+                'Objective("loss", direction="min")` (and return '
+                '`{"loss": value}`, or the number).'
+            )
 
 
 def _scheduled_epochs(trial, requested):

@@ -321,7 +321,6 @@ def test_corrupt_trial_file_is_an_error_naming_it(tmp_path):
         ),
         ({"units_hp": ""}, "`units_hp`, expected the name of a hyperparameter"),
         ({"learning_rate_hp": 3}, "`learning_rate_hp`, expected the name"),
-        ({"objective": ["a", "b"]}, "`objective`, expected a single objective"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -368,11 +367,13 @@ def _space(declare):
     ],
 )
 def test_bad_search_space(tmp_path, declare, message):
-    oracle = make_oracle(tmp_path, hyperparameters=_space(declare))
     if message is None:
+        oracle = make_oracle(tmp_path, hyperparameters=_space(declare))
         assert oracle.create_trial("tuner0").status == RUNNING
         return
+    # Refused as soon as the space is known: here, when the oracle is made.
     with pytest.raises(ValueError, match=message):
+        oracle = make_oracle(tmp_path, hyperparameters=_space(declare))
         oracle.create_trial("tuner0")
 
 
@@ -383,13 +384,13 @@ def test_space_with_stage1_rate_above_max(tmp_path):
             hp.Float("learning_rate", 0.001, 0.01, default=0.01),
         )
     )
-    oracle = make_oracle(
-        tmp_path,
-        hyperparameters=space,
-        stage1_learning_rate=None,
-        max_learning_rate=0.005,
-    )
     with pytest.raises(ValueError, match="expected at most `max_learning_rate`"):
+        oracle = make_oracle(
+            tmp_path,
+            hyperparameters=space,
+            stage1_learning_rate=None,
+            max_learning_rate=0.005,
+        )
         oracle.create_trial("tuner0")
 
 
@@ -467,3 +468,22 @@ def test_resume_a_project_of_another_tuner_is_refused(tmp_path):
     random_search.end_trial(trial)
     with pytest.raises(RuntimeError, match="not made by TwoStageOracle"):
         fresh_reload(tmp_path)
+
+
+def test_a_list_of_objectives_is_a_multi_objective():
+    # As Keras Tuner: the signed sum of the objectives, minimised (a list was
+    # refused before).
+    oracle = TwoStageOracle(
+        objective=[kt.Objective("a", "max"), kt.Objective("b", "min")],
+        hyperparameters=make_space(),
+    )
+    assert oracle.objective.name == "multi_objective"
+    assert oracle.schedule.direction == "min"
+
+
+def test_no_objective_follows_keras_tuners_rule():
+    oracle = TwoStageOracle(hyperparameters=make_space())
+    assert (oracle.objective.name, oracle.objective.direction) == (
+        "default_objective",
+        "min",
+    )

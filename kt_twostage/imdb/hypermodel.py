@@ -121,6 +121,19 @@ class ImdbLstmHyperModel(keras_tuner.HyperModel):
         finally:
             keras.config.set_dtype_policy(previous)
 
+    def fit(self, hp, model, *args, **kwargs):
+        """`model.fit`, for the epochs of the trial's stage when the oracle set
+        them (`tuner/epochs` in the trial's values).
+
+        `TwoStageTuner` sets them itself; this makes a plain
+        `keras_tuner.Tuner(oracle=TwoStageOracle(...))` train each trial as
+        long as its stage asks, too.
+        """
+        epochs = hp.values.get("tuner/epochs")
+        if epochs is not None:
+            kwargs["epochs"] = epochs
+        return model.fit(*args, **kwargs)
+
     def _build_model(self, hp):
         min_units, max_units, step = self.units
         units = hp.Int("units", min_units, max_units, step=step, default=min_units)
