@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from kt_twostage.cli import compare, record, report, search, worker
+from kt_twostage.cli import compare, record, replay, report, search, worker
 from kt_twostage.cli._common import (
     LOG_LEVEL_ENV,
     ArgumentParser,
@@ -24,7 +24,7 @@ from kt_twostage.cli._common import (
     select_backend,
 )
 
-COMMANDS = (search, worker, compare, report, record)
+COMMANDS = (search, worker, compare, report, record, replay)
 
 
 def build_parser() -> ArgumentParser:

@@ -1,0 +1,112 @@
+"""`summary.md` of a replay: one table per budget, and the definitions."""
+
+from __future__ import annotations
+
+from kt_twostage.tabular.replay_summary import DIFF_KEY
+from kt_twostage.tabular.replay_tuners import REFERENCE
+
+DEFINITIONS = f"""\
+- **Outcome**: the `test_accuracy` at the best-validation epoch of the trial
+  the tuner chose (its oracle's `get_best_trials(1)`); a trial's score is its
+  best epoch's `val_accuracy`.
+- **95% CI**: Student-t interval of the mean over the searches.
+- **vs {REFERENCE}**: mean of the paired differences of outcomes (same seed
+  index; the tuners' seed streams are independent), with its 95% CI.
+- **Regret**: the optimum minus the outcome. The optimum is the recorded
+  (units, learning rate) with the highest mean over the table's seeds of
+  `test_accuracy` at its best-validation epoch within `stage2_epochs`. A
+  search can beat it (negative regret) with a lucky seed or an interpolated
+  learning rate.
+- **Budget**: a multiple of B, the epochs of the two-stage schedule; a trial
+  starts only if its epochs still fit. **Epochs used** is the mean over the
+  searches; **ended by budget** is the share of searches that the budget
+  ended (the others ended when the oracle said it was done: the two-stage
+  rule when its schedule ends, RandomSearch and BayesianOptimization after
+  `budget // stage2_epochs` trials).
+- **Lookup**: each trial draws one of the table's seeds; learning rates
+  between recorded ones get curves interpolated linearly in log(learning
+  rate); Hyperband's continued trials continue their parent's curve.
+"""
+
+
+def _interval(mean, low, high, signed=False):
+    if mean is None:
+        return "n/a"
+    number = f"{mean:+.4f}" if signed else f"{mean:.4f}"
+    if low is None or high is None:
+        return number
+    if signed:
+        return f"{number} [{low:+.4f}, {high:+.4f}]"
+    return f"{number} [{low:.4f}, {high:.4f}]"
+
+
+def _tuner_row(tuner, entry) -> str:
+    difference = entry.get(DIFF_KEY)
+    versus = (
+        _interval(
+            difference["mean"],
+            difference["ci95_low"],
+            difference["ci95_high"],
+            signed=True,
+        )
+        if difference
+        else "-"
+    )
+    cells = (
+        tuner,
+        _interval(entry["mean_test"], entry["ci95_low"], entry["ci95_high"]),
+        versus,
+        _interval(
+            entry["regret_mean"], entry["regret_ci95_low"], entry["regret_ci95_high"]
+        ),
+        f"{entry['mean_epochs']:.1f} of {entry['budget_epochs']}",
+        f"{entry['mean_trials']:.1f}",
+        f"{100 * entry['ended_by_budget']:.0f}%",
+    )
+    return "| " + " | ".join(cells) + " |"
+
+
+def _header(details) -> list[str]:
+    table, settings = details["table"], details["settings"]
+    optimum = details["optimum"]
+    budgets = ", ".join(
+        f"{name} = {epochs}" for name, epochs in details["budgets"].items()
+    )
+    return [
+        f"# Replay of `{table['path']}`",
+        "",
+        f"- **Table**: {len(table['units'])} units values {table['units']} x "
+        f"{len(table['learning_rates'])} learning rates "
+        f"({min(table['learning_rates']):g} to {max(table['learning_rates']):g}) "
+        f"x seeds {table['seeds']} x {table['epochs']} epochs; sha256 "
+        f"`{table['sha256']}`.",
+        f"- **Two-stage schedule**: {settings['stage1_epochs']} epoch(s) per units "
+        f"value at {settings['stage1_learning_rate']:g}, then "
+        f"{settings['stage2_trials']} trials of {settings['stage2_epochs']} epochs "
+        f"from {settings['max_learning_rate']:g}: B = "
+        f"{settings['reference_budget_epochs']} epochs.",
+        f"- **Budgets** (epochs): {budgets}.",
+        f"- **Searches**: {details['seeds_per_tuner']} per tuner and budget, replay "
+        f"seed {details['replay_seed']}.",
+        f"- **Optimum**: units={optimum['units']}, learning rate "
+        f"{optimum['learning_rate']:g}, mean test accuracy "
+        f"{optimum['test_accuracy']:.4f}.",
+        "",
+    ]
+
+
+def summary_markdown(summary, details) -> str:
+    """The Markdown text of `summary.json` and `replay.json` dicts."""
+    lines = _header(details)
+    for budget, entries in summary.items():
+        lines += [
+            f"## Budget {budget} ({details['budgets'][budget]} epochs)",
+            "",
+            f"| tuner | mean test accuracy [95% CI] | vs {REFERENCE} [95% CI] | "
+            "mean regret [95% CI] | epochs used | trials | ended by budget |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [_tuner_row(tuner, entry) for tuner, entry in entries.items()]
+        lines.append("")
+    lines += ["## Definitions", "", DEFINITIONS]
+    return "\n".join(lines)
