@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-torch lint install clean
 
 $(BIN)/kt-twostage: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The PyTorch backend's test (its wheel is large, so it is not in `dev`).
+test-torch: install
+	$(BIN)/pip install torch
+	$(BIN)/python -m pytest -m torch
 
 clean:
 	rm -rf $(VENV) *.egg-info
