@@ -9,7 +9,7 @@ from __future__ import annotations
 from keras_tuner.engine import trial as trial_module
 
 from kt_twostage.compare import baselines
-from kt_twostage.oracle import STAGE_KEY
+from kt_twostage.schedule import LEARNING_RATE_STAGE, STAGE_KEY, TrialRecord, ranking
 
 
 def collect_run(tuner, name, seed, plan) -> dict:
@@ -59,13 +59,21 @@ def collect_run(tuner, name, seed, plan) -> dict:
 def incumbent_score(rows, name, direction):
     """Score of the trial the tuner would return if stopped after `rows`.
 
-    The best completed trial; for the two-stage tuner the best stage-2 trial
-    once there is one (what `TwoStageOracle.get_best_trials` returns).
+    For the two-stage tuner, the trial the schedule's ranking chooses (what
+    `TwoStageOracle.get_best_trials` returns: the best stage-2 trial on the
+    path once there is one); for the others, the best scored trial.
     """
-    scored = [r for r in rows if r["score"] is not None]
-    if baselines.is_two_stage(name) and any(r["stage"] == 2 for r in scored):
-        scored = [r for r in scored if r["stage"] == 2]
-    if not scored:
-        return None
-    pick = max if direction == "max" else min
-    return pick(r["score"] for r in scored)
+    two_stage = baselines.is_two_stage(name)
+    records = [
+        TrialRecord(
+            stage=row["stage"] if two_stage else None,
+            units=row.get("units"),
+            learning_rate=row.get("learning_rate"),
+            score=row["score"],
+        )
+        for row in rows
+    ]
+    # Comparison runs are sequential: every stage-2 trial is on the path.
+    stage2 = sum(1 for record in records if record.stage == LEARNING_RATE_STAGE)
+    chosen = ranking.chosen_index(records, max(1, stage2), direction)
+    return None if chosen is None else rows[chosen]["score"]
