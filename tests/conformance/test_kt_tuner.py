@@ -214,14 +214,23 @@ def test_no_hypermodel_with_objective(kind, tmp_path):
     assert len(tuner.oracle.trials) == SCHEDULE_LENGTH
 
 
-@kinds
-@pytest.mark.parametrize("objective", ["val_loss", OMIT], ids=["val_loss", "none"])
+@pytest.mark.parametrize(
+    ("kind", "objective"),
+    [(TWO_STAGE_TUNER, "val_loss"), (PLAIN_TUNER, "val_loss"), (PLAIN_TUNER, OMIT)],
+    ids=[
+        "TwoStageTuner-val_loss",
+        "keras_tuner.Tuner-val_loss",
+        "keras_tuner.Tuner-none",
+    ],
+)
 def test_no_hypermodel_no_objective(kind, objective, tmp_path):
     """Mirrors tuner_test.py::test_no_hypermodel_no_objective.
 
     `run_trial` returns a single number: with `objective="val_loss"` (as in
-    Keras Tuner's test) or no objective at all, it is minimised, so stage 1
-    keeps the units value with the smaller number.
+    Keras Tuner's test), or under a plain `keras_tuner.Tuner` with no
+    objective at all (Keras Tuner's rule), it is minimised, so stage 1 keeps
+    the units value with the smaller number. (`TwoStageTuner` with no
+    objective: `test_bare_number_without_objective_is_refused`.)
     """
 
     class MyTuner(tuner_base(kind)):
@@ -243,26 +252,29 @@ def test_no_hypermodel_no_objective(kind, objective, tmp_path):
     assert stage2_units(tuner) == {min(UNITS)}
 
 
-@kinds
-def test_no_objective_with_hypermodel(kind, tmp_path):
-    """Mirrors tuner_test.py::test_no_objective_with_hypermodel.
+class NumberHyperModel(keras_tuner.HyperModel):
+    """`fit` returns a single number, smaller for the smaller units value."""
+
+    def build(self, hp):
+        return build_model(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        return hp["units"] + hp["learning_rate"]
+
+
+def test_no_objective_with_hypermodel(tmp_path):
+    """Mirrors tuner_test.py::test_no_objective_with_hypermodel under a plain
+    `keras_tuner.Tuner`.
 
     No objective, and `HyperModel.fit` returns a single number: as in Keras
-    Tuner it is a value to minimise (`default_objective`), never a
-    `val_accuracy` to maximise.
+    Tuner, `TwoStageOracle()` minimises it (`default_objective`), never a
+    `val_accuracy` to maximise. (`TwoStageTuner`:
+    `test_bare_number_without_objective_is_refused`.)
     """
-
-    class MyHyperModel(keras_tuner.HyperModel):
-        def build(self, hp):
-            return build_model(hp)
-
-        def fit(self, hp, model, *args, **kwargs):
-            return hp["units"] + hp["learning_rate"]
-
     tuner = make_tuner(
-        kind,
+        PLAIN_TUNER,
         tmp_path,
-        hypermodel=MyHyperModel(),
+        hypermodel=NumberHyperModel(),
         objective=OMIT,
         executions_per_trial=2,
     )
@@ -272,17 +284,60 @@ def test_no_objective_with_hypermodel(kind, tmp_path):
     assert stage2_units(tuner) == {min(UNITS)}
 
 
-def test_imdb_hypermodel_keeps_val_accuracy_maximised(tmp_path):
+class NumberTuner(TwoStageTuner):
+    """`run_trial` returns a single number."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        hp = trial.hyperparameters
+        return hp["units"] + hp["learning_rate"]
+
+
+@pytest.mark.parametrize("source", ["HyperModel.fit", "Tuner.run_trial"])
+def test_bare_number_without_objective_is_refused(source, tmp_path):
+    """Adapts tuner_test.py::test_no_objective_with_hypermodel and
+    ::test_no_hypermodel_no_objective to `TwoStageTuner`.
+
+    Deliberate difference: with no objective, `TwoStageTuner` optimises the
+    reference's `val_accuracy` (maximised) for Keras models; a `fit` or
+    `run_trial` that returns a single number is refused with an error
+    saying to name the objective, never maximised silently (Keras Tuner's
+    built-in tuners would minimise it).
+    """
+    if source == "HyperModel.fit":
+        tuner = make_tuner(
+            TWO_STAGE_TUNER, tmp_path, hypermodel=NumberHyperModel(), objective=OMIT
+        )
+    else:
+        tuner = make_tuner(
+            TWO_STAGE_TUNER,
+            tmp_path,
+            hypermodel=None,
+            tuner_class=NumberTuner,
+            objective=OMIT,
+            hyperparameters=schedule_space(),
+        )
+    with pytest.raises(ValueError, match="no `objective` was given"):
+        tuner.search()
+    assert not [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+
+
+@pytest.mark.parametrize(
+    "hypermodel",
+    [build_model, "ImdbLstmHyperModel"],
+    ids=["Keras model", "ImdbLstmHyperModel"],
+)
+def test_no_objective_keeps_val_accuracy_maximised(hypermodel, tmp_path):
     """Companion of tuner_test.py::test_no_objective_with_hypermodel.
 
-    The reference problem's default stays: `TwoStageTuner` on the IMDB
-    hypermodel, with no objective given, maximises `val_accuracy`.
+    Deliberate difference: `TwoStageTuner` with no objective, on a Keras
+    model (the README's usage, the IMDB reference problem), maximises
+    `val_accuracy`, the reference's objective.
     """
-    from kt_twostage import ImdbLstmHyperModel
+    if hypermodel == "ImdbLstmHyperModel":
+        from kt_twostage import ImdbLstmHyperModel
 
-    tuner = TwoStageTuner(
-        ImdbLstmHyperModel(num_words=100, units=(4, 8, 4)), directory=str(tmp_path)
-    )
+        hypermodel = ImdbLstmHyperModel(num_words=100, units=(4, 8, 4))
+    tuner = make_tuner(TWO_STAGE_TUNER, tmp_path, hypermodel=hypermodel, objective=OMIT)
     assert tuner.oracle.objective.name == "val_accuracy"
     assert tuner.oracle.objective.direction == "max"
 
@@ -323,13 +378,23 @@ def test_run_trial_return_string(kind, tmp_path):
         tuner.search()
 
 
-@kinds
-def test_no_objective_fit_return_not_float(kind, tmp_path):
-    """Mirrors tuner_test.py::test_no_objective_fit_return_not_float.
+# Without an objective: Keras Tuner's error under a plain Tuner; under
+# `TwoStageTuner` (deliberate difference, see
+# `test_bare_number_without_objective_is_refused`), the dict must hold the
+# default objective, `val_accuracy`, and the error says so.
+NOT_A_NUMBER_ERRORS = pytest.mark.parametrize(
+    ("kind", "error", "message"),
+    [
+        (PLAIN_TUNER, TypeError, r"\(\) to be a single float"),
+        (TWO_STAGE_TUNER, ValueError, "val_accuracy"),
+    ],
+    ids=[PLAIN_TUNER, TWO_STAGE_TUNER],
+)
 
-    Without an objective, `HyperModel.fit` must return a single number, as in
-    Keras Tuner.
-    """
+
+@NOT_A_NUMBER_ERRORS
+def test_no_objective_fit_return_not_float(kind, error, message, tmp_path):
+    """Mirrors tuner_test.py::test_no_objective_fit_return_not_float."""
 
     class MyHyperModel(keras_tuner.HyperModel):
         def build(self, hp):
@@ -339,12 +404,12 @@ def test_no_objective_fit_return_not_float(kind, tmp_path):
             return {"val_loss": hp["units"] * 1.0}
 
     tuner = make_tuner(kind, tmp_path, hypermodel=MyHyperModel(), objective=OMIT)
-    with pytest.raises(TypeError, match=r"HyperModel\.fit\(\) to be a single float"):
+    with pytest.raises(error, match=message):
         tuner.search()
 
 
-@kinds
-def test_no_objective_run_trial_return_not_float(kind, tmp_path):
+@NOT_A_NUMBER_ERRORS
+def test_no_objective_run_trial_return_not_float(kind, error, message, tmp_path):
     """Mirrors tuner_test.py::test_no_objective_run_trial_return_not_float."""
 
     class MyTuner(tuner_base(kind)):
@@ -359,7 +424,7 @@ def test_no_objective_run_trial_return_not_float(kind, tmp_path):
         objective=OMIT,
         hyperparameters=schedule_space(),
     )
-    with pytest.raises(TypeError, match=r"Tuner\.run_trial\(\) to be a single float"):
+    with pytest.raises(error, match=message):
         tuner.search()
 
 
