@@ -172,8 +172,9 @@ def check_num_models(keep_checkpoints, num_models):
     )
 
 
-def check_checkpoint_exists(tuner, trial):
-    """Raise a clear error if the checkpoint of `trial` is not on disk."""
+def check_checkpoint_exists(tuner, trial, error=None):
+    """Raise a clear error if the checkpoint of `trial` is not on disk
+    (`error`: the one loading it raised, kept as the cause)."""
     path = checkpoint_path(tuner, trial.trial_id)
     if os.path.exists(path):
         return
@@ -184,7 +185,7 @@ def check_checkpoint_exists(tuner, trial):
         "trial that failed before its first epoch ended has none. Use "
         "its hyperparameters (`trial.hyperparameters`) to train the "
         "model again."
-    )
+    ) from error
 
 
 class SaveBestWeights(tuner_utils.SaveBestEpoch):

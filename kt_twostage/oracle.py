@@ -101,11 +101,27 @@ class TwoStageOracle(ResilientOracle):
             not change the result, only how fast stage 2 gets there and how
             many extra trials it trains, so it may differ between resumes.
 
-    Example:
+    Example, with a plain `keras_tuner.Tuner`: its hypermodel trains each
+    trial for the epochs of the trial's stage, as `ImdbLstmHyperModel` does
+    (`TwoStageTuner` needs none of this).
 
     ```python
-    oracle = TwoStageOracle(objective="val_accuracy", stage2_epochs=5)
-    tuner = TwoStageTuner(build_model, oracle=oracle, directory=directory)
+    class ScheduledEpochs(keras_tuner.HyperModel):
+        def build(self, hp):
+            return build_model(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            kwargs["epochs"] = hp.values["tuner/epochs"]
+            return model.fit(*args, **kwargs)
+
+
+    oracle = TwoStageOracle(
+        objective="val_accuracy", stage2_trials=2, stage2_epochs=2
+    )
+    tuner = keras_tuner.Tuner(
+        oracle=oracle, hypermodel=ScheduledEpochs(), directory=directory
+    )
+    tuner.search(x_train, y_train, validation_split=0.2, verbose=0)
     ```
     """
 

@@ -163,12 +163,33 @@ class TwoStageTuner(keras_tuner.Tuner):
             callbacks += [*self._extra_callbacks(trial), checkpoint]
             copied_kwargs["callbacks"] = callbacks
             histories.append(self._build_and_fit_model(trial, *args, **copied_kwargs))
-        if not self.objective_given:
-            _check_results_have_a_history(histories)
         self.trained_epochs[trial.trial_id] = sum(
             len(history.epoch) for history in histories if hasattr(history, "epoch")
         )
         return histories
+
+    def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
+        # As `BaseTuner._run_and_update_trial`, with one check between running
+        # the trial and reporting it (also for a subclass's `run_trial`): with
+        # no objective given, a bare number is refused, never maximised.
+        results = self.run_trial(trial, *fit_args, **fit_kwargs)
+        if not self.objective_given:
+            _check_results_have_a_history(results)
+        objective = self.oracle.objective
+        if self.oracle.get_trial(trial.trial_id).metrics.exists(objective.name):
+            warnings.warn(
+                "Reporting metrics with `self.oracle.update_trial` in "
+                "`run_trial` is deprecated in Keras Tuner: return them instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return
+        tuner_utils.validate_trial_results(results, objective, "Tuner.run_trial()")
+        self.oracle.update_trial(
+            trial.trial_id,
+            tuner_utils.convert_to_metrics_dict(results, objective),
+            step=tuner_utils.get_best_step(results, objective),
+        )
 
     def _extra_callbacks(self, trial):
         callbacks = []
@@ -296,7 +317,6 @@ class TwoStageTuner(keras_tuner.Tuner):
         return super().get_best_models(num_models)
 
     def load_model(self, trial):
-        checkpoints.check_checkpoint_exists(self, trial)
         # Checkpoints written by Keras Tuner itself (before `SaveBestWeights`)
         # hold the optimizer's slots too; a freshly compiled model has none
         # yet, and Keras warns about it on every load.
@@ -304,7 +324,13 @@ class TwoStageTuner(keras_tuner.Tuner):
             warnings.filterwarnings(
                 "ignore", message="Skipping variable loading for optimizer"
             )
-            return super().load_model(trial)
+            try:
+                # The model loads its own weights (it may override
+                # `load_weights`), as with Keras Tuner's tuners.
+                return super().load_model(trial)
+            except (OSError, ValueError) as error:
+                checkpoints.check_checkpoint_exists(self, trial, error)
+                raise
 
 
 def _check_tuner_arguments(cls, hypermodel, kwargs):
@@ -339,10 +365,11 @@ def _check_patience_objective(objective):
 
 def _check_results_have_a_history(results):
     """With no objective given, refuse a `fit` that returns a number."""
-    for result in results:
+    for result in results if isinstance(results, list) else [results]:
         if isinstance(result, (int, float)) or hasattr(result, "dtype"):
             raise keras_tuner.errors.FatalValueError(
-                f"The hypermodel's `fit` returned a single number ({result!r}), "
+                f"The trial's `fit` (or `run_trial`) returned a single number "
+                f"({result!r}), "
                 "and no `objective` was given. TwoStageTuner's default objective "
                 f"is {DEFAULT_OBJECTIVE!r}, maximised, for models trained with "
                 "Keras' `fit`; Keras Tuner's built-in tuners would minimise the "
