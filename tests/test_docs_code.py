@@ -64,14 +64,6 @@ FENCE = re.compile(r"^```(?:python|py)[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTA
 # Blocks that are not run, with the reason (matched by their source and a
 # line of their code). Each is reported to the maintainers; the block is
 # still compiled and its names checked.
-TOO_SLOW = {
-    (
-        "README.md",
-        'data = load_imdb("aclImdb_v1.tar.gz")',
-    ): "the reference schedule as written (19 units values from 10 to 190, "
-    "then 11 stage-2 trials of 30 epochs of an LSTM on 250-token reviews with "
-    "an 88,584-word embedding) took 154 s on 16 reviews (2 busy CPU cores)",
-}
 
 
 # --------------------------------------------------------------------------- #
@@ -299,10 +291,6 @@ def test_code_block_runs(block, tmp_path, keras_home, monkeypatch):
         "outside the working directory (use a relative path)"
     )
     compiled = compile(tree, block.id, "exec")
-    for (source, line), reason in TOO_SLOW.items():
-        if block.source == source and line in block.code:
-            pytest.skip(f"not run, too slow as written: {reason}")
-
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
     monkeypatch.delenv("KT_TWOSTAGE_IMDB", raising=False)
