@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from replay_tables import BEST_RATE, BEST_UNITS, EPOCHS, TEST_OFFSET, write_table
 
-from kt_twostage.tabular.lookup import CurveLookup, table_optimum
+from kt_twostage.replay.lookup import CurveLookup, table_optimum
 from kt_twostage.tabular.table import LearningCurves, read_table
 
 

@@ -11,24 +11,24 @@ import pytest
 from replay_tables import BEST_RATE, BEST_UNITS, EPOCHS, UNITS, write_table
 
 from kt_twostage.cli import main
-from kt_twostage.tabular.lookup import CurveLookup, table_optimum
-from kt_twostage.tabular.replay import (
+from kt_twostage.replay.lookup import CurveLookup, table_optimum
+from kt_twostage.replay.run import run_replay
+from kt_twostage.replay.search import (
     ENDED_BY_BUDGET,
     ENDED_BY_ORACLE,
     Search,
     replay_search,
     search_streams,
 )
-from kt_twostage.tabular.replay_run import run_replay
-from kt_twostage.tabular.replay_settings import (
+from kt_twostage.replay.settings import (
     budget_epochs,
     reference_budget,
     resolve_settings,
     search_space,
 )
-from kt_twostage.tabular.replay_summary import DIFF_KEY
-from kt_twostage.tabular.replay_tuners import TUNERS
-from kt_twostage.tabular.stats import mean_interval, paired_difference
+from kt_twostage.replay.stats import mean_interval, paired_difference
+from kt_twostage.replay.summary import DIFF_KEY
+from kt_twostage.replay.tuners import TUNERS
 from kt_twostage.tabular.table import read_table
 
 FAST_TUNERS = ("two-stage", "random", "hyperband")

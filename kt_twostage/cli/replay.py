@@ -16,8 +16,8 @@ DEFAULT_SEEDS = 200
 def register(subparsers):
     # The registry and defaults are light to import (no TensorFlow): `--help`
     # answers at once.
-    from kt_twostage.tabular.replay_settings import DEFAULT_BUDGETS
-    from kt_twostage.tabular.replay_tuners import TUNERS
+    from kt_twostage.replay.settings import DEFAULT_BUDGETS
+    from kt_twostage.replay.tuners import TUNERS
 
     parser = subparsers.add_parser(
         "replay",
@@ -98,7 +98,7 @@ def parse_list(text, kind, flag) -> tuple:
 
 def _check_flags(args) -> tuple:
     """`(tuners, budget multiples)`, the flags that need no table checked."""
-    from kt_twostage.tabular.replay_tuners import check_tuner_names
+    from kt_twostage.replay.tuners import check_tuner_names
 
     if not os.path.isfile(args.table):
         raise UsageError(
@@ -127,7 +127,7 @@ def prepare(args) -> dict:
     Returns `{tuners, curves, settings, budgets, table_sha256}`. A bad flag is
     a `UsageError` naming it; a bad table is a `TableError` naming the line.
     """
-    from kt_twostage.tabular.replay_settings import plan_budgets, resolve_settings
+    from kt_twostage.replay.settings import plan_budgets, resolve_settings
     from kt_twostage.tabular.table import read_table
 
     tuners, multiples = _check_flags(args)
@@ -182,8 +182,8 @@ _SCHEDULE_FLAGS = (
 
 
 def run(args):
-    from kt_twostage.tabular.replay_outputs import write_outputs
-    from kt_twostage.tabular.replay_run import run_replay
+    from kt_twostage.replay.outputs import write_outputs
+    from kt_twostage.replay.run import run_replay
 
     prepared = prepare(args)
     curves, budgets = prepared["curves"], prepared["budgets"]

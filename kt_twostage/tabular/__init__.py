@@ -2,8 +2,8 @@
 
 The approach of tabular hyperparameter-optimisation benchmarks (HPOBench,
 LCBench, YAHPO Gym): the curves are recorded once (`record_table`, which
-trains), then every tuner is run many times against them (`replay`, which
-trains nothing).
+trains), then every tuner is run many times against them (`kt_twostage.replay`,
+which trains nothing).
 """
 
 from kt_twostage.tabular.profiles import TABLE_PROFILES, TableProfile

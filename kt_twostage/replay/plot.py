@@ -15,9 +15,9 @@ import io
 import numpy as np
 
 from kt_twostage import _io
-from kt_twostage.tabular.replay_settings import budget_label
-from kt_twostage.tabular.replay_summary import optimum_of, results_by
-from kt_twostage.tabular.stats import interval_bands
+from kt_twostage.replay.settings import budget_label
+from kt_twostage.replay.stats import interval_bands
+from kt_twostage.replay.summary import optimum_of, results_by
 
 # matplotlib's default color cycle, one color per tuner in every panel.
 _COLORS = (

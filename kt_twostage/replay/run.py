@@ -1,7 +1,7 @@
 """Many replayed searches, on several processes: `run_replay`.
 
 Each search is a pure function of (table, settings, tuner, budget, seed
-index, replay seed) (see `kt_twostage.tabular.replay`), so the results do
+index, replay seed) (see `kt_twostage.replay.search`), so the results do
 not depend on how the searches are split between processes, nor on their
 order. Speed comes from how the oracles are driven, never from a changed
 algorithm:
@@ -22,15 +22,15 @@ import os
 import tempfile
 import time
 
-from kt_twostage.tabular.lookup import CurveLookup
-from kt_twostage.tabular.replay import Search, replay_search
-from kt_twostage.tabular.replay_settings import (
+from kt_twostage.replay.lookup import CurveLookup
+from kt_twostage.replay.search import Search, replay_search
+from kt_twostage.replay.settings import (
     ReplaySettings,
     plan_budgets,
     reference_budget,
     search_space,
 )
-from kt_twostage.tabular.replay_tuners import check_tuner_names
+from kt_twostage.replay.tuners import check_tuner_names
 from kt_twostage.tabular.table import LearningCurves
 
 _MEMORY_FOLDER = "/dev/shm"

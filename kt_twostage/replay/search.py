@@ -38,15 +38,15 @@ import warnings
 import numpy as np
 from keras_tuner.engine import trial as trial_module
 
-from kt_twostage.tabular.lookup import CurveLookup
-from kt_twostage.tabular.replay_settings import (
+from kt_twostage.replay.lookup import CurveLookup
+from kt_twostage.replay.settings import (
     LEARNING_RATE_HP,
     OBJECTIVE,
     UNITS_HP,
     ReplaySettings,
     SearchSpace,
 )
-from kt_twostage.tabular.replay_tuners import TUNERS
+from kt_twostage.replay.tuners import TUNERS
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kt_twostage.tabular.replay_summary import DIFF_KEY
-from kt_twostage.tabular.replay_tuners import REFERENCE
+from kt_twostage.replay.summary import DIFF_KEY
+from kt_twostage.replay.tuners import REFERENCE
 
 DEFINITIONS = f"""\
 - **Outcome**: the `test_accuracy` at the best-validation epoch of the trial

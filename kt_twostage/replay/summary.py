@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kt_twostage.tabular.lookup import table_optimum
-from kt_twostage.tabular.replay import ENDED_BY_BUDGET
-from kt_twostage.tabular.replay_settings import budget_label
-from kt_twostage.tabular.replay_tuners import REFERENCE
-from kt_twostage.tabular.stats import mean_interval, paired_difference
+from kt_twostage.replay.lookup import table_optimum
+from kt_twostage.replay.search import ENDED_BY_BUDGET
+from kt_twostage.replay.settings import budget_label
+from kt_twostage.replay.stats import mean_interval, paired_difference
+from kt_twostage.replay.tuners import REFERENCE
 
 DIFF_KEY = f"diff_vs_{REFERENCE}"
 SEARCH_COLUMNS = (

@@ -10,7 +10,7 @@ to a factory `factory(space, budget, seed, settings) -> keras_tuner.Oracle`:
 - `settings`: the `ReplaySettings` (the reference two-stage schedule).
 
 The replay driver stops every tuner by the same budget rule (see
-`kt_twostage.tabular.replay`), so a factory only configures its oracle. A
+`kt_twostage.replay.search`), so a factory only configures its oracle. A
 two-stage variant is one more entry, named `two-stage-<what it does>`, whose
 factory passes its option to `TwoStageOracle`.
 
@@ -25,7 +25,7 @@ from kt_twostage.compare.budget import (
     plan_hyperband,
     random_search_trials,
 )
-from kt_twostage.tabular.replay_settings import LEARNING_RATE_HP, OBJECTIVE, UNITS_HP
+from kt_twostage.replay.settings import LEARNING_RATE_HP, OBJECTIVE, UNITS_HP
 
 REFERENCE = "two-stage"
 

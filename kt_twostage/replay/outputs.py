@@ -16,7 +16,7 @@ and regret.png.
 - `regret.png`: mean regret of the incumbent against epochs used, one panel
   per budget, with 95% bands.
 
-Outcome and regret are defined in `kt_twostage.tabular.replay_summary`.
+Outcome and regret are defined in `kt_twostage.replay.summary`.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import json
 import os
 
 from kt_twostage import _io
-from kt_twostage.tabular.replay_markdown import summary_markdown
-from kt_twostage.tabular.replay_plot import write_regret_plot
-from kt_twostage.tabular.replay_summary import (
+from kt_twostage.replay.markdown import summary_markdown
+from kt_twostage.replay.plot import write_regret_plot
+from kt_twostage.replay.summary import (
     SEARCH_COLUMNS,
     describe,
     search_rows,
