@@ -11,10 +11,9 @@ from __future__ import annotations
 import warnings
 
 import keras_tuner
-from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
 
-from kt_twostage import schedule
+from kt_twostage import schedule, search_space
 from kt_twostage._validation import (
     check_hyperparameter_name,
     check_positive_float,
@@ -215,18 +214,8 @@ class TwoStageOracle(ResilientOracle):
     def resolve_schedule(self, space=None) -> schedule.ScheduleConfig:
         """The `ScheduleConfig` of `space` (default: the oracle's space)."""
         space = space or self.hyperparameters
-        grid = _units_grid(_find_hyperparameter(space, self.units_hp, "units_hp"))
-        learning_rate = _find_hyperparameter(
-            space, self.learning_rate_hp, "learning_rate_hp"
-        )
-        if not isinstance(learning_rate, hp_module.Float):
-            raise ValueError(
-                f"The hyperparameter `{self.learning_rate_hp}` (argument "
-                f"`learning_rate_hp`) is a `{type(learning_rate).__name__}`, but "
-                "stage 2 sets it to values it computes, so it must be a `Float` "
-                '(e.g. `hp.Float("learning_rate", 1e-5, 0.02, sampling="log", '
-                "default=0.001)`)."
-            )
+        grid = search_space.units_grid(space, self.units_hp)
+        learning_rate = search_space.learning_rate(space, self.learning_rate_hp)
         max_learning_rate = self.max_learning_rate or float(learning_rate.max_value)
         stage1_learning_rate = self.stage1_learning_rate or float(learning_rate.default)
         check_stage1_not_above_max(stage1_learning_rate, max_learning_rate)
@@ -535,32 +524,3 @@ class TwoStageOracle(ResilientOracle):
             self._schedule = current
             self._update_max_trials()
             self.save()
-
-
-def _find_hyperparameter(hyperparameters, name, argument):
-    for hp in hyperparameters.space:
-        if hp.name == name:
-            return hp
-    declared = [hp.name for hp in hyperparameters.space]
-    raise ValueError(
-        f"The search space has no hyperparameter named `{name}` (argument "
-        f"`{argument}`); it declares {declared}. Declare it in the hypermodel "
-        f"or pass `{argument}=` the name your hypermodel uses. The units "
-        "hyperparameter must be an `Int` or a `Choice`, the learning rate a "
-        "`Float`."
-    )
-
-
-def _units_grid(units) -> tuple:
-    """The stage-1 grid: every value of an `Int` or a `Choice`, in order."""
-    if isinstance(units, hp_module.Int):
-        return tuple(int(value) for value in units.values)
-    if isinstance(units, hp_module.Choice):
-        # Trial values travel through JSON and protobuf: no numpy scalars.
-        return tuple(v.item() if hasattr(v, "item") else v for v in units.values)
-    raise ValueError(
-        f"The hyperparameter `{units.name}` (argument `units_hp`) is a "
-        f"`{type(units).__name__}`, but stage 1 trains every value of it, so it "
-        'must be an `Int` (e.g. `hp.Int("units", 10, 190, step=10)`) or a '
-        '`Choice` (e.g. `hp.Choice("units", [32, 64])`).'
-    )

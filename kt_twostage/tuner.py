@@ -177,9 +177,14 @@ class TwoStageTuner(keras_tuner.Tuner):
             _check_results_have_a_history(results)
         objective = self.oracle.objective
         if self.oracle.get_trial(trial.trial_id).metrics.exists(objective.name):
+            # Keras Tuner's own warning, word for word.
             warnings.warn(
-                "Reporting metrics with `self.oracle.update_trial` in "
-                "`run_trial` is deprecated in Keras Tuner: return them instead.",
+                "The use case of calling "
+                "`self.oracle.update_trial(trial_id, metrics)` "
+                "in `Tuner.run_trial()` to report the metrics is deprecated, "
+                "and will be removed in the future."
+                "Please remove the call and do 'return metrics' "
+                "in `Tuner.run_trial()` instead. ",
                 DeprecationWarning,
                 stacklevel=2,
             )
