@@ -27,7 +27,7 @@ from kt_twostage.replay.settings import (
     search_space,
 )
 from kt_twostage.replay.stats import mean_interval, paired_difference
-from kt_twostage.replay.summary import DIFF_KEY
+from kt_twostage.replay.summary import DIFF_KEY, diff_key
 from kt_twostage.replay.tuners import TUNERS
 from kt_twostage.tabular.table import read_table
 
@@ -277,6 +277,14 @@ def test_cli_writes_the_outputs(table, tmp_path, capsys):
                 assert entry[DIFF_KEY]["mean"] == pytest.approx(
                     entry["mean_test"] - reference["mean_test"]
                 )
+            # Every tuner but RandomSearch is also compared with it, paired.
+            random = entries["random"]
+            if name != "random":
+                assert entry[diff_key("random")]["mean"] == pytest.approx(
+                    entry["mean_test"] - random["mean_test"]
+                )
+            else:
+                assert diff_key("random") not in entry
     details = json.loads((out / "replay.json").read_text())
     assert details["optimum"]["units"] == BEST_UNITS
     assert details["budgets"] == {"0.5x": 24, "1x": 48}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kt_twostage.replay.summary import DIFF_KEY
+from kt_twostage.replay.summary import BASELINES, diff_key
 from kt_twostage.replay.tuners import REFERENCE
 
 DEFINITIONS = f"""\
@@ -10,8 +10,10 @@ DEFINITIONS = f"""\
   the tuner chose (its oracle's `get_best_trials(1)`); a trial's score is its
   best epoch's `val_accuracy`.
 - **95% CI**: Student-t interval of the mean over the searches.
-- **vs {REFERENCE}**: mean of the paired differences of outcomes (same seed
-  index; the tuners' seed streams are independent), with its 95% CI.
+- **vs {REFERENCE}**, **vs random**: mean of the paired differences of
+  outcomes against the reference rule and against RandomSearch (same seed
+  index; the tuners' seed streams are independent, so the pairing removes no
+  shared noise), with its 95% CI. A CI that contains 0 is a tie.
 - **Regret**: the optimum minus the outcome. The optimum is the recorded
   (units, learning rate) with the highest mean over the table's seeds of
   `test_accuracy` at its best-validation epoch within `stage2_epochs`. A
@@ -40,22 +42,20 @@ def _interval(mean, low, high, signed=False):
     return f"{number} [{low:.4f}, {high:.4f}]"
 
 
-def _tuner_row(tuner, entry) -> str:
-    difference = entry.get(DIFF_KEY)
-    versus = (
-        _interval(
-            difference["mean"],
-            difference["ci95_low"],
-            difference["ci95_high"],
-            signed=True,
-        )
-        if difference
-        else "-"
+def _difference(entry, baseline) -> str:
+    difference = entry.get(diff_key(baseline))
+    if not difference:
+        return "-"
+    return _interval(
+        difference["mean"], difference["ci95_low"], difference["ci95_high"], True
     )
+
+
+def _tuner_row(tuner, entry) -> str:
     cells = (
         tuner,
         _interval(entry["mean_test"], entry["ci95_low"], entry["ci95_high"]),
-        versus,
+        *(_difference(entry, baseline) for baseline in BASELINES),
         _interval(
             entry["regret_mean"], entry["regret_ci95_low"], entry["regret_ci95_high"]
         ),
@@ -102,9 +102,10 @@ def summary_markdown(summary, details) -> str:
         lines += [
             f"## Budget {budget} ({details['budgets'][budget]} epochs)",
             "",
-            f"| tuner | mean test accuracy [95% CI] | vs {REFERENCE} [95% CI] | "
-            "mean regret [95% CI] | epochs used | trials | ended by budget |",
-            "|---|---|---|---|---|---|---|",
+            "| tuner | mean test accuracy [95% CI] | "
+            + " | ".join(f"vs {baseline} [95% CI]" for baseline in BASELINES)
+            + " | mean regret [95% CI] | epochs used | trials | ended by budget |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         lines += [_tuner_row(tuner, entry) for tuner, entry in entries.items()]
         lines.append("")

@@ -18,7 +18,17 @@ from kt_twostage.replay.settings import budget_label
 from kt_twostage.replay.stats import mean_interval, paired_difference
 from kt_twostage.replay.tuners import REFERENCE
 
+# Paired differences are given against the reference rule and against
+# RandomSearch, the baseline a variant must beat.
+BASELINES = (REFERENCE, "random")
 DIFF_KEY = f"diff_vs_{REFERENCE}"
+
+
+def diff_key(baseline) -> str:
+    """The `summary.json` key of the paired differences against `baseline`."""
+    return f"diff_vs_{baseline}"
+
+
 SEARCH_COLUMNS = (
     "budget",
     "budget_epochs",
@@ -59,16 +69,20 @@ def summarize(run) -> dict:
     summary = {}
     for multiple, epochs in run.budgets:
         entries = {}
-        reference = grouped.get((multiple, REFERENCE))
+        baselines = {
+            name: grouped[multiple, name]
+            for name in BASELINES
+            if (multiple, name) in grouped
+        }
         for tuner in run.tuners:
             entries[tuner] = _tuner_entry(
-                grouped[multiple, tuner], reference, optimum, epochs
+                grouped[multiple, tuner], baselines, optimum, epochs
             )
         summary[budget_label(multiple)] = entries
     return summary
 
 
-def _tuner_entry(results, reference, optimum, epochs) -> dict:
+def _tuner_entry(results, baselines, optimum, epochs) -> dict:
     outcomes = np.array([r.test_accuracy for r in results])
     test = mean_interval(outcomes)
     regret = mean_interval(optimum - outcomes)
@@ -86,10 +100,12 @@ def _tuner_entry(results, reference, optimum, epochs) -> dict:
         ),
         **regret.to_dict("regret_"),
     }
-    if reference is not None and reference[0].search.tuner != results[0].search.tuner:
-        base = np.array([r.test_accuracy for r in reference])
+    for name, baseline in baselines.items():
+        if name == results[0].search.tuner:
+            continue
+        base = np.array([r.test_accuracy for r in baseline])
         difference = paired_difference(outcomes, base)
-        entry[DIFF_KEY] = {**difference.to_dict(), "n_pairs": difference.n}
+        entry[diff_key(name)] = {**difference.to_dict(), "n_pairs": difference.n}
     return entry
 
 
