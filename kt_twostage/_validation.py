@@ -5,12 +5,16 @@ from __future__ import annotations
 import numbers
 
 
-def check_positive_int(name, value):
-    """Return `value` as an int, or raise naming the argument."""
+def check_positive_int(name, value, allow_none=False):
+    """Return `value` as an int (or None if allowed), or raise naming the
+    argument."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        expected = "a positive integer" + (" or None" if allow_none else "")
         raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected a "
-            f"positive integer, got {value!r}."
+            f"Received an invalid value for argument `{name}`, expected "
+            f"{expected}, got {value!r}."
         )
     return int(value)
 

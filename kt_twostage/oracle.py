@@ -24,6 +24,7 @@ from kt_twostage.resilient_oracle import ENDED_STATUSES, ResilientOracle
 from kt_twostage.schedule import (
     BRANCH_KEY,
     EPOCHS_KEY,
+    PATIENCE_KEY,
     SPECULATIVE_KEY,
     STAGE_KEY,
     STEP_KEY,
@@ -99,6 +100,18 @@ class TwoStageOracle(ResilientOracle):
             (speculatively). Defaults to `1`: stage 2 is sequential. It does
             not change the result, only how fast stage 2 gets there and how
             many extra trials it trains, so it may differ between resumes.
+        stage2_patience: Integer or `None`. With an integer, every stage-2
+            trial carries it in `tuner/patience`, and stops after that many
+            epochs without improvement of the objective (`TwoStageTuner` and
+            `ImdbLstmHyperModel` add Keras' `EarlyStopping`). Defaults to
+            `None`: every trial trains all its epochs, as in the reference.
+        reinvest_stopped_epochs: Boolean. With `stage2_patience`, the epochs
+            early stopping saves go to more stage-2 steps: stage 2 runs trials
+            as long as a whole trial still fits in `stage2_trials *
+            stage2_epochs` epochs, counting each trial's epochs as trained
+            (`tuner/patience` epochs after its best one, from the best epoch
+            Keras Tuner reports). `max_trials` is then an upper bound.
+            Sequential stage 2 only. Defaults to `False`.
 
     Example, with a plain `keras_tuner.Tuner`: its hypermodel trains each
     trial for the epochs of the trial's stage, as `ImdbLstmHyperModel` does
@@ -141,6 +154,8 @@ class TwoStageOracle(ResilientOracle):
         max_retries_per_trial=0,
         max_consecutive_failed_trials=3,
         stage2_parallelism=1,
+        stage2_patience=None,
+        reinvest_stopped_epochs=False,
     ):
         self.units_hp = check_hyperparameter_name("units_hp", units_hp)
         self.learning_rate_hp = check_hyperparameter_name(
@@ -159,6 +174,12 @@ class TwoStageOracle(ResilientOracle):
             "stage1_learning_rate", stage1_learning_rate, allow_none=True
         )
         check_stage1_not_above_max(self.stage1_learning_rate, self.max_learning_rate)
+        self.stage2_patience = check_positive_int(
+            "stage2_patience", stage2_patience, allow_none=True
+        )
+        self.reinvest_stopped_epochs = _check_reinvest(
+            reinvest_stopped_epochs, self.stage2_patience, self.stage2_parallelism
+        )
         super().__init__(
             objective=objective,
             max_trials=None,
@@ -227,6 +248,12 @@ class TwoStageOracle(ResilientOracle):
             stage2_epochs=self.stage2_epochs,
             stage2_trials=self.stage2_trials,
             direction=self.objective.direction,
+            stage2_patience=self.stage2_patience,
+            stage2_epoch_budget=(
+                self.stage2_trials * self.stage2_epochs
+                if self.reinvest_stopped_epochs
+                else None
+            ),
         )
 
     def _update_max_trials(self):
@@ -239,10 +266,11 @@ class TwoStageOracle(ResilientOracle):
         config = self._schedule
         if config is None:
             return
-        budget = planner.stage2_budget(config.stage2_trials, self.stage2_parallelism)
+        length = config.stage2_length
+        budget = planner.stage2_budget(length, self.stage2_parallelism)
         nodes = self._stage2_nodes()
-        path = schedule.resolve_path(nodes, config.stage2_trials, config.direction)
-        needed = config.stage2_trials - len(path.branches)
+        path = schedule.resolve_path(nodes, length, config.direction)
+        needed = length - len(path.branches)
         if path.frontier in {node.branch for node in nodes}:
             needed -= 1
         self.max_trials = len(config.units_grid) + max(budget, len(nodes) + needed)
@@ -278,6 +306,7 @@ class TwoStageOracle(ResilientOracle):
                     score=trial.score if completed and trial_id in ended else None,
                     ended=trial_id in ended,
                     branch=values.get(BRANCH_KEY),
+                    epochs=_epochs_trained(trial, values) if completed else None,
                 )
             )
         return records
@@ -310,7 +339,7 @@ class TwoStageOracle(ResilientOracle):
     def _roles(self, records) -> list[str]:
         # The path's length is the schedule's; before the space is known (only
         # trials added by hand exist), the argument's.
-        length = (self._schedule.stage2_trials if self._schedule else None) or (
+        length = (self._schedule.stage2_length if self._schedule else None) or (
             self.stage2_trials
         )
         return ranking.trial_roles(records, length, self.objective.direction)
@@ -361,6 +390,8 @@ class TwoStageOracle(ResilientOracle):
             }
         )
         if isinstance(plan, schedule.Stage2Plan):
+            if self.schedule.stage2_patience is not None:
+                values[PATIENCE_KEY] = int(self.schedule.stage2_patience)
             values[BRANCH_KEY] = plan.branch
             values[STEP_KEY] = int(plan.step)
             values[SPECULATIVE_KEY] = bool(plan.speculative)
@@ -464,6 +495,10 @@ class TwoStageOracle(ResilientOracle):
         super().set_state(state)
         self._saved_settings = {k: state.get(k) for k in self.settings()}
         saved = state.get("schedule")
+        if saved:
+            # Projects made before early stopping was a schedule setting: their
+            # tuner enforced its patience (saved in its own state).
+            saved = {"stage2_patience": self.stage2_patience, **saved}
         self._schedule = schedule.ScheduleConfig.from_dict(saved) if saved else None
         self._ends_at_start = dict(state.get("ends_at_start", {}))
         self._update_max_trials()
@@ -498,7 +533,10 @@ class TwoStageOracle(ResilientOracle):
             if getattr(saved, field) != getattr(current, field)
         }
         if current.stage2_trials > saved.stage2_trials:
+            # More stage-2 trials only extend the schedule (and its epochs).
             differences.pop("stage2_trials")
+            if None not in (saved.stage2_epoch_budget, current.stage2_epoch_budget):
+                differences.pop("stage2_epoch_budget")
         for key, value in self.settings().items():
             old = self._saved_settings.get(key)
             if old is not None and old != value:
@@ -524,3 +562,39 @@ class TwoStageOracle(ResilientOracle):
             self._schedule = current
             self._update_max_trials()
             self.save()
+
+
+def _epochs_trained(trial, values):
+    """Epochs a completed trial trained, when early stopping may have cut it.
+
+    Keras' `EarlyStopping(patience=P)` stops `P` epochs after the best one,
+    whose index Keras Tuner reports as the trial's best step; None when the
+    trial had no patience (it trained all its epochs).
+    """
+    patience = values.get(PATIENCE_KEY)
+    if patience is None or trial.best_step is None:
+        return None
+    return min(int(values[EPOCHS_KEY]), int(trial.best_step) + 1 + int(patience))
+
+
+def _check_reinvest(reinvest, patience, parallelism) -> bool:
+    """`reinvest_stopped_epochs` needs early stopping and a sequential stage 2."""
+    if not isinstance(reinvest, bool):
+        raise ValueError(
+            "Received an invalid value for argument `reinvest_stopped_epochs`, "
+            f"expected True or False, got {reinvest!r}."
+        )
+    if reinvest and patience is None:
+        raise ValueError(
+            "Received `reinvest_stopped_epochs=True` without `stage2_patience`: "
+            "only early stopping saves epochs to reinvest. Pass a "
+            "`stage2_patience`, e.g. 2."
+        )
+    if reinvest and parallelism > 1:
+        raise ValueError(
+            "Received `reinvest_stopped_epochs=True` with "
+            f"`stage2_parallelism={parallelism}`: the epochs a stage-2 trial "
+            "saves are only known when it ends, so stage 2 runs one trial at a "
+            "time. Use `stage2_parallelism=1`."
+        )
+    return reinvest

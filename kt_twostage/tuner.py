@@ -12,9 +12,8 @@ from keras_tuner.src.engine import tuner_utils
 
 from kt_twostage import _io, checkpoints, distributed, reproducibility
 from kt_twostage._gc import long_lived_objects_frozen
-from kt_twostage._validation import check_positive_int
 from kt_twostage.oracle import TwoStageOracle
-from kt_twostage.schedule import EPOCHS_KEY, LEARNING_RATE_STAGE, STAGE_KEY
+from kt_twostage.schedule import EPOCHS_KEY, PATIENCE_KEY
 from kt_twostage.search_space import declared_space
 
 # Arguments that belong to the oracle rather than to `keras_tuner.Tuner`.
@@ -25,6 +24,7 @@ _ORACLE_KWARGS = (
     "max_retries_per_trial",
     "max_consecutive_failed_trials",
     "stage2_parallelism",
+    "reinvest_stopped_epochs",
 )
 _NOT_SAVED = object()
 # The reference's objective, used for Keras models when none is given.
@@ -62,8 +62,9 @@ class TwoStageTuner(keras_tuner.Tuner):
             objective (`keras.callbacks.EarlyStopping`); its score is still
             its best epoch's. Stage 1 is never stopped early. It changes the
             scores, hence the stage-2 learning rates, so a project is only
-            resumed with the value it was started with. Defaults to `None`:
-            every trial trains all its epochs, as in the reference.
+            resumed with the value it was started with. Stage-2 trials carry
+            it in `tuner/patience` (workers follow the chief's). Defaults to
+            `None`: every trial trains all its epochs, as in the reference.
         keep_checkpoints: Integer or `None`. With an integer `K`, the
             best-epoch checkpoint of a trial is deleted as soon as `K`
             completed trials rank ahead of it, since from then on it can never
@@ -75,10 +76,10 @@ class TwoStageTuner(keras_tuner.Tuner):
             to `None`: every checkpoint is kept, as in Keras Tuner.
         **kwargs: The oracle's `hyperparameters`, `tune_new_entries`,
             `allow_new_entries`, `max_retries_per_trial`,
-            `max_consecutive_failed_trials`, `stage2_parallelism` (see
-            `TwoStageOracle`), and the standard `keras_tuner.Tuner` arguments
-            (`directory`, `project_name`, `overwrite`, `executions_per_trial`,
-            ...).
+            `max_consecutive_failed_trials`, `stage2_parallelism`,
+            `reinvest_stopped_epochs` (see `TwoStageOracle`), and the standard
+            `keras_tuner.Tuner` arguments (`directory`, `project_name`,
+            `overwrite`, `executions_per_trial`, ...).
 
     Example:
 
@@ -112,7 +113,6 @@ class TwoStageTuner(keras_tuner.Tuner):
         self.objective_given = objective is not None
         objective = objective if self.objective_given else DEFAULT_OBJECTIVE
         if stage2_patience is not None:
-            stage2_patience = check_positive_int("stage2_patience", stage2_patience)
             _check_patience_objective(objective)
         self.stage2_patience = stage2_patience
         self.keep_checkpoints = checkpoints.check_keep_checkpoints(keep_checkpoints)
@@ -135,6 +135,7 @@ class TwoStageTuner(keras_tuner.Tuner):
             max_learning_rate=max_learning_rate,
             stage1_learning_rate=stage1_learning_rate,
             seed=seed,
+            stage2_patience=stage2_patience,
             **{k: kwargs.pop(k) for k in _ORACLE_KWARGS if k in kwargs},
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
@@ -200,9 +201,9 @@ class TwoStageTuner(keras_tuner.Tuner):
         callbacks = []
         if self._uses_tuner_hooks():
             callbacks.append(tuner_utils.TunerCallback(self, trial))
-        stage = trial.hyperparameters.values.get(STAGE_KEY)
-        if self.stage2_patience is not None and stage == LEARNING_RATE_STAGE:
-            callbacks.append(self._early_stopping())
+        patience = trial.hyperparameters.values.get(PATIENCE_KEY)
+        if patience is not None:
+            callbacks.append(self._early_stopping(patience))
         return callbacks
 
     def _uses_tuner_hooks(self):
@@ -217,12 +218,12 @@ class TwoStageTuner(keras_tuner.Tuner):
             )
         )
 
-    def _early_stopping(self):
+    def _early_stopping(self, patience=None):
         objective = self.oracle.objective
         return keras.callbacks.EarlyStopping(
             monitor=objective.name,
             mode=objective.direction,
-            patience=self.stage2_patience,
+            patience=self.stage2_patience if patience is None else patience,
         )
 
     def pre_create_trial(self):

@@ -127,11 +127,20 @@ class ImdbLstmHyperModel(keras_tuner.HyperModel):
 
         `TwoStageTuner` sets them itself; this makes a plain
         `keras_tuner.Tuner(oracle=TwoStageOracle(...))` train each trial as
-        long as its stage asks, too.
+        long as its stage asks, too, and stop early (on `val_accuracy`, this
+        model's objective) when the trial carries `tuner/patience`.
         """
         epochs = hp.values.get("tuner/epochs")
         if epochs is not None:
             kwargs["epochs"] = epochs
+        patience = hp.values.get("tuner/patience")
+        if patience is not None and not _has_early_stopping(kwargs):
+            kwargs["callbacks"] = [
+                *(kwargs.get("callbacks") or []),
+                keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy", mode="max", patience=patience
+                ),
+            ]
         return model.fit(*args, **kwargs)
 
     def _build_model(self, hp):
@@ -179,3 +188,11 @@ def _check_units(units):
             f"`min_units <= max_units`, got {units!r}."
         )
     return tuple(int(value) for value in units)
+
+
+def _has_early_stopping(kwargs) -> bool:
+    """Whether `fit`'s callbacks already stop early (TwoStageTuner adds one)."""
+    return any(
+        isinstance(callback, keras.callbacks.EarlyStopping)
+        for callback in kwargs.get("callbacks") or []
+    )

@@ -133,8 +133,14 @@ class CurveLookup:
             return recorded[low].copy()
         return (1.0 - weight) * recorded[low] + weight * recorded[high]
 
-    def train(self, units, learning_rate, seed_index, first_epoch, last_epoch):
+    def train(
+        self, units, learning_rate, seed_index, first_epoch, last_epoch, patience=None
+    ):
         """A `Trained` for the epochs `first_epoch..last_epoch` of one curve.
+
+        With `patience`, training stops as Keras' `EarlyStopping(patience)`
+        stops it: `patience` epochs after the best one, if no epoch since has
+        been strictly better; `last_epoch` of the result is where it stopped.
 
         Raises:
             ValueError: the epochs are not within `1..self.epochs`, or the
@@ -147,6 +153,8 @@ class CurveLookup:
             )
         val = self.curve("val_accuracy", units, learning_rate, seed_index)
         test = self.curve("test_accuracy", units, learning_rate, seed_index)
+        if patience is not None:
+            last_epoch = early_stop_epoch(val, first_epoch, last_epoch, patience)
         trained = val[first_epoch - 1 : last_epoch]
         # np.argmax returns the first maximum: Keras Tuner keeps the first
         # epoch that is strictly better than all before it.
@@ -158,6 +166,18 @@ class CurveLookup:
             val_accuracy=float(val[best_epoch - 1]),
             test_accuracy=float(test[best_epoch - 1]),
         )
+
+
+def early_stop_epoch(val, first_epoch, last_epoch, patience) -> int:
+    """The epoch after which `EarlyStopping(patience)` on `val` (maximised)
+    stops a fit of epochs `first_epoch..last_epoch` (`last_epoch` if never)."""
+    best = first_epoch
+    for epoch in range(first_epoch + 1, last_epoch + 1):
+        if val[epoch - 1] > val[best - 1]:
+            best = epoch
+        elif epoch - best >= patience:
+            return epoch
+    return last_epoch
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,6 +47,7 @@ from kt_twostage.replay.settings import (
     SearchSpace,
 )
 from kt_twostage.replay.tuners import TUNERS
+from kt_twostage.schedule.config import PATIENCE_KEY
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED
@@ -254,13 +255,14 @@ def _run_trials(oracle, lookup, settings, budget, rng):
             ended_by = ENDED_BY_BUDGET
             break
         log = _look_up(trial, trials, lookup, rng, initial, last)
-        oracle.update_trial(
-            trial.trial_id, {OBJECTIVE: log.val_accuracy}, step=log.best_epoch
-        )
+        # As Keras Tuner reports a History: the best epoch's index in the fit.
+        step = log.best_epoch - log.first_epoch
+        oracle.update_trial(trial.trial_id, {OBJECTIVE: log.val_accuracy}, step=step)
         trial.status = COMPLETED
         oracle.end_trial(trial)
         trials[log.trial_id] = log
-        used += last - initial
+        # Early stopping may end a trial before its last epoch.
+        used += log.last_epoch - initial
         best_id = oracle.get_best_trials(1)[0].trial_id
         incumbents.append((used, trials[best_id].test_accuracy))
     if not trials:
@@ -281,7 +283,14 @@ def _look_up(trial, trials, lookup, rng, initial, last) -> TrialLog:
         table_seed_index = trials[parent_id].table_seed_index
     units = values[UNITS_HP]
     learning_rate = float(values[LEARNING_RATE_HP])
-    trained = lookup.train(units, learning_rate, table_seed_index, initial + 1, last)
+    trained = lookup.train(
+        units,
+        learning_rate,
+        table_seed_index,
+        initial + 1,
+        last,
+        patience=values.get(PATIENCE_KEY),
+    )
     return TrialLog(
         trial_id=trial.trial_id,
         units=units,

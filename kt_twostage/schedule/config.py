@@ -26,6 +26,9 @@ EPOCHS_KEY = "tuner/epochs"
 BRANCH_KEY = "tuner/stage2_branch"
 STEP_KEY = "tuner/stage2_step"
 SPECULATIVE_KEY = "tuner/speculative"
+# Stage-2 trials with early stopping: stop after this many epochs without
+# improvement of the objective (a worker learns it from the values).
+PATIENCE_KEY = "tuner/patience"
 
 
 class ScheduleError(RuntimeError):
@@ -45,6 +48,14 @@ class ScheduleConfig:
         stage2_epochs: Integer, epochs of each stage-2 trial.
         stage2_trials: Integer, number of stage-2 trials.
         direction: `"max"` or `"min"`, the direction of the objective.
+        stage2_patience: Integer or None. With an integer, a stage-2 trial
+            stops after that many epochs without improvement of the objective
+            (Keras' `EarlyStopping`); its score is still its best epoch's.
+        stage2_epoch_budget: Integer or None. None: stage 2 runs
+            `stage2_trials` trials. An integer: stage 2 runs trials as long as
+            a whole trial (`stage2_epochs`) still fits in this many epochs,
+            counting each trial's epochs as trained, so that the epochs early
+            stopping saves go to more stage-2 steps.
     """
 
     units_grid: tuple
@@ -54,10 +65,22 @@ class ScheduleConfig:
     stage2_epochs: int
     stage2_trials: int
     direction: str
+    stage2_patience: int | None = None
+    stage2_epoch_budget: int | None = None
+
+    @property
+    def stage2_length(self) -> int:
+        """The most stage-2 trials: `stage2_trials`, or with an epoch budget
+        as many as fit if every trial stopped as early as it can."""
+        if self.stage2_epoch_budget is None:
+            return self.stage2_trials
+        shortest = min(self.stage2_epochs, (self.stage2_patience or 0) + 1)
+        return self.stage2_epoch_budget // shortest
 
     @property
     def total_trials(self) -> int:
-        return len(self.units_grid) + self.stage2_trials
+        """The schedule's length (an upper bound with an epoch budget)."""
+        return len(self.units_grid) + self.stage2_length
 
     def to_dict(self) -> dict:
         state = dataclasses.asdict(self)
@@ -79,6 +102,7 @@ class TrialRecord:
     trial's place in the tree (see `rule`); None for stage 1, and for
     stage-2 trials of projects made before branches were recorded (they ran
     one after the other, so their branches follow from their order).
+    `epochs` is how many epochs the trial trained (None: all its stage's).
     """
 
     stage: int | None
@@ -87,6 +111,7 @@ class TrialRecord:
     score: float | None = None
     ended: bool = True
     branch: str | None = None
+    epochs: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -182,11 +182,13 @@ def next_trial(
             )
     if not all(t.ended for t in stage1):
         return IDLE
+    if _epoch_budget_spent(config, trials):
+        return _when_spent(trials)
     if nodes is None:
         nodes = ranking.stage2_nodes(trials, config.direction)
     units = ranking.chosen_units(config, stage1)
     choice = next_node(
-        nodes, config.stage2_trials, config.direction, parallelism, budget
+        nodes, config.stage2_length, config.direction, parallelism, budget
     )
     if choice in (IDLE, STOPPED):
         return choice
@@ -199,3 +201,27 @@ def next_trial(
         branch=branch,
         speculative=speculative,
     )
+
+
+def stage2_epochs_spent(config: ScheduleConfig, trials: Sequence[TrialRecord]) -> int:
+    """Epochs the stage-2 trials trained (a trial not known: all its epochs)."""
+    return sum(
+        config.stage2_epochs if t.epochs is None else t.epochs
+        for t in trials
+        if t.stage == LEARNING_RATE_STAGE
+    )
+
+
+def _epoch_budget_spent(config: ScheduleConfig, trials) -> bool:
+    """With an epoch budget: whether another whole stage-2 trial cannot fit."""
+    if config.stage2_epoch_budget is None:
+        return False
+    spent = stage2_epochs_spent(config, trials)
+    return spent + config.stage2_epochs > config.stage2_epoch_budget
+
+
+def _when_spent(trials):
+    # Until every stage-2 trial has ended, its epochs are counted in full:
+    # one that stops early may leave room for another.
+    stage2 = [t for t in trials if t.stage == LEARNING_RATE_STAGE]
+    return STOPPED if all(t.ended for t in stage2) else IDLE

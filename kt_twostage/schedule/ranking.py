@@ -183,7 +183,7 @@ def describe_progress(
     the path); speculative trials off the path are mentioned apart.
     """
     if roles is None:
-        roles = trial_roles(records, config.stage2_trials, config.direction)
+        roles = trial_roles(records, config.stage2_length, config.direction)
     counted = [
         r
         for r, role in zip(records, roles, strict=True)
