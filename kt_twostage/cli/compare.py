@@ -57,6 +57,13 @@ def register(subparsers):
         "stage-2 trial after N epochs without improvement), on the same "
         "seeds, reported beside the plain run (default: off)",
     )
+    parser.add_argument(
+        "--no-determinism",
+        action="store_true",
+        help="do not ask the backend for deterministic kernels (default: "
+        "TensorFlow op determinism / PyTorch deterministic algorithms on; "
+        "JAX on the CPU is deterministic anyway)",
+    )
     _add_output_arguments(parser)
     _overrides.add_override_arguments(parser, COMPARE_FIELDS)
     add_backend_argument(parser)
@@ -180,6 +187,8 @@ def command_line(args) -> str:
             words += ["--" + flag.replace("_", "-"), str(value)]
     if args.overwrite:
         words.append("--overwrite")
+    if args.no_determinism:
+        words.append("--no-determinism")
     for name, value in _overrides.given_overrides(args, COMPARE_FIELDS).items():
         words += [_overrides.flag(name), str(value)]
     return " ".join(shlex.quote(word) for word in words)
@@ -206,6 +215,7 @@ def run(args):
         verbose=args.verbose,
         description=description,
         run_missing=not args.collect_only,
+        deterministic=not args.no_determinism,
         log=lambda line: print(line, flush=True),
     )
     markdown = summary["markdown"]

@@ -5,6 +5,7 @@ writes the comparison; `run_imdb_compare` does it on the IMDB reviews. The
 modules: `plan` (`ComparisonPlan`, pure), `baselines` (the registry, pure),
 `budget` (epoch arithmetic, pure), `tuners` (the Keras Tuner side),
 `records` (what a run records), `workdir` (finished runs, reused),
+`determinism` (deterministic kernels while a comparison trains),
 `runner` (`run_one` and the loop), `outputs` (tables, summary, plots) and
 `imdb`.
 

@@ -28,6 +28,7 @@ def run_imdb_compare(
     verbose=0,
     description=None,
     run_missing=True,
+    deterministic=False,
     log=print,
 ) -> dict:
     """`compare_tuners` on the IMDB reviews with `ImdbLstmHyperModel`.
@@ -37,7 +38,7 @@ def run_imdb_compare(
         output_dir: Where the tables and plots go.
         seeds: Integer (seeds `0..seeds-1`) or a sequence of seeds.
         tuners, stage2_patience, work_dir, overwrite, verbose, description,
-        run_missing, log: as in `compare_tuners`.
+        run_missing, deterministic, log: as in `compare_tuners`.
     """
     train, validation, test = _split_reviews(settings, log)
     seeds = list(range(seeds) if isinstance(seeds, int) else seeds)
@@ -67,6 +68,7 @@ def run_imdb_compare(
         },
         description=description,
         run_missing=run_missing,
+        deterministic=deterministic,
         log=log,
     )
 

@@ -15,7 +15,8 @@ validation split, the tuners of `BASELINES`:
   above the budget, stopped once the epochs of its started trials reach the
   budget;
 - `grid`: every units value times a log grid of learning rates at
-  `stage2_epochs` epochs, the reference for the best reachable score.
+  `stage2_epochs` epochs, on the first `grid_seeds` seeds: a reference, not
+  an upper bound (a few learning rates, one training of each point).
 
 The budget, in epochs, is the two-stage schedule's:
 `len(units grid) * stage1_epochs + stage2_trials * stage2_epochs` (the plain
@@ -41,7 +42,7 @@ import warnings
 import keras
 
 from kt_twostage import _io
-from kt_twostage.compare import baselines, records, tuners, workdir
+from kt_twostage.compare import baselines, determinism, records, tuners, workdir
 from kt_twostage.compare.outputs import write_outputs
 from kt_twostage.compare.plan import ComparisonPlan
 from kt_twostage.results import trial_table as table
@@ -167,10 +168,22 @@ def _load_average():
 
 
 def run_plan(
-    plan, data, *, hypermodel, work_dir, verbose=0, run_missing=True, log=print
+    plan,
+    data,
+    *,
+    hypermodel,
+    work_dir,
+    verbose=0,
+    run_missing=True,
+    determinism_note=None,
+    log=print,
 ) -> list[dict]:
     """Every run of `plan`, in order: reused from `work_dir` when finished
-    there, else run with `run_one` (unless `run_missing` is False) and kept."""
+    there, else run with `run_one` (unless `run_missing` is False) and kept.
+
+    `determinism_note`, when given, is recorded as the `determinism` of each
+    run trained here (see `kt_twostage.compare.determinism`).
+    """
     runs = []
     planned = plan.runs()
     for number, (name, seed) in enumerate(planned, start=1):
@@ -187,6 +200,8 @@ def run_plan(
                 name, seed, plan, data, hypermodel=hypermodel, work_dir=work_dir,
                 verbose=verbose,
             )  # fmt: skip
+            if determinism_note is not None:
+                run["determinism"] = determinism_note
             _io.atomic_write_json(path, run)
             log(
                 f"    {run['epochs']} epochs in {run['wall_seconds']:.0f} s; "
@@ -227,6 +242,7 @@ def compare_tuners(
     problem=None,
     description=None,
     run_missing=True,
+    deterministic=False,
     log=print,
 ) -> dict:
     """Run every tuner on the same problem and write the comparison.
@@ -255,6 +271,13 @@ def compare_tuners(
         run_missing: Whether to run the runs that have no finished result in
             `work_dir`. False: only write the outputs of the finished ones
             (e.g. while a long comparison is still running).
+        deterministic: Boolean, whether to train with the backend's
+            deterministic kernels (`reproducibility.enable_determinism`:
+            TensorFlow op determinism, PyTorch deterministic algorithms; JAX
+            on the CPU is deterministic already). The setting is put back
+            when the comparison returns. What the backend said is recorded
+            with each run trained and in `summary.json`'s description
+            (`determinism`). Defaults to `False`.
         log: Function called with progress lines.
 
     Returns:
@@ -273,10 +296,16 @@ def compare_tuners(
     )  # fmt: skip
     work_dir = os.fspath(work_dir or os.path.join(output_dir, "work"))
     workdir.prepare_work_dir(work_dir, plan.to_dict(), overwrite)
-    runs = run_plan(
-        plan, data, hypermodel=hypermodel, work_dir=work_dir, verbose=verbose,
-        run_missing=run_missing, log=log,
-    )  # fmt: skip
+    with determinism.deterministic_kernels(deterministic) as note:
+        runs = run_plan(
+            plan, data, hypermodel=hypermodel, work_dir=work_dir,
+            verbose=verbose, run_missing=run_missing, determinism_note=note,
+            log=log,
+        )  # fmt: skip
+    description = {
+        **(description or {}),
+        "determinism": determinism.summary_line(runs, note),
+    }
     return write_outputs(
         output_dir,
         runs,
