@@ -3,8 +3,9 @@
 Runs `kt_twostage.compare.compare_tuners` on the IMDB LSTM hypermodel and the
 built-in IMDB sample: `TwoStageTuner`, `RandomSearch`, `BayesianOptimization`
 and `Hyperband` get the same search space, the same training and validation
-data and the same budget in epochs (the two-stage schedule's), and an
-exhaustive grid gives the best score reachable. Each tuner's chosen model is
+data and the same budget in epochs (the two-stage schedule's), and a small
+reference grid (every units value x a few learning rates, one seed; not
+exhaustive, not an upper bound) is trained beside them. Each tuner's chosen model is
 evaluated once on the test reviews. It prints the summary and writes tables
 (`trials.csv`, `runs.csv`, `summary.md`, `summary.json`) and plots to
 `--directory`.

@@ -154,7 +154,7 @@ def test_compare_builtin(tmp_path):
         "RandomSearch",
         "BayesianOptimization",
         "Hyperband",
-        "exhaustive grid",
+        "reference grid",
     }
     assert rows["TwoStageTuner"] == rows["RandomSearch"] == 6
     for name in ("summary.md", "summary.json", "runs.csv", "trials.csv"):

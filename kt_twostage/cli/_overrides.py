@@ -47,8 +47,8 @@ OVERRIDES = {
     # `ImdbCompareSettings` only.
     "train_reviews": (int, "keep the first N training reviews (default: all)"),
     "test_reviews": (int, "keep the first N test reviews (default: all)"),
-    "grid_learning_rates": (int, "learning rates of the exhaustive grid"),
-    "grid_seeds": (int, "seeds the exhaustive grid runs (the first N)"),
+    "grid_learning_rates": (int, "learning rates of the reference grid"),
+    "grid_seeds": (int, "seeds the reference grid runs (the first N)"),
 }
 
 

@@ -161,7 +161,7 @@ BASELINES = {
     "hyperband": Baseline("Hyperband", _hyperband),
     # Every units value times a log grid of learning rates (its own oracle:
     # keras_tuner's GridSearch cannot resume, keras-team/keras-tuner#1055).
-    "grid": Baseline("exhaustive grid", _grid, reference=True),
+    "grid": Baseline("reference grid", _grid, reference=True),
 }
 TUNERS = tuple(BASELINES)
 LABELS = {name: baseline.label for name, baseline in BASELINES.items()}

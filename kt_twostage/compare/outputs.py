@@ -240,7 +240,7 @@ def _baseline_lines(settings) -> list[str]:
         f"hyperband_iterations={hb['hyperband_iterations']} (nominally "
         f"{hb['nominal_epochs']} epochs in {hb['nominal_trials']} trials), stopped "
         f"once its started trials reach {hb['epoch_budget']} epochs",
-        f"- exhaustive grid: {len(settings['units'])} units values × "
+        f"- reference grid (not exhaustive): {len(settings['units'])} units values × "
         f"{len(settings['grid_learning_rates'])} learning rates "
         f"({', '.join(f'{lr:.3g}' for lr in settings['grid_learning_rates'])}) "
         f"× {settings['stage2_epochs']} epochs = {settings['grid_epochs']} epochs",
