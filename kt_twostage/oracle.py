@@ -28,6 +28,7 @@ from kt_twostage.schedule import (
     SPECULATIVE_KEY,
     STAGE_KEY,
     STEP_KEY,
+    compass,
     planner,
     ranking,
 )
@@ -112,6 +113,14 @@ class TwoStageOracle(ResilientOracle):
             (`tuner/patience` epochs after its best one, from the best epoch
             Keras Tuner reports). `max_trials` is then an upper bound.
             Sequential stage 2 only. Defaults to `False`.
+        stage2_rule: String, how stage 2 moves the learning rate.
+            `"reference"`: the rule above, from `max_learning_rate`.
+            `"compass"`: a line search in log(learning rate) from
+            `stage1_learning_rate` (`kt_twostage.schedule.compass`): one step
+            (a factor of 2) from the best learning rate so far, the other
+            direction after a trial that does not improve, half the step when
+            both failed; within the hyperparameter's range. Sequential stage
+            2 only. Defaults to `"reference"`.
 
     Example, with a plain `keras_tuner.Tuner`: its hypermodel trains each
     trial for the epochs of the trial's stage, as `ImdbLstmHyperModel` does
@@ -156,6 +165,7 @@ class TwoStageOracle(ResilientOracle):
         stage2_parallelism=1,
         stage2_patience=None,
         reinvest_stopped_epochs=False,
+        stage2_rule="reference",
     ):
         self.units_hp = check_hyperparameter_name("units_hp", units_hp)
         self.learning_rate_hp = check_hyperparameter_name(
@@ -180,6 +190,7 @@ class TwoStageOracle(ResilientOracle):
         self.reinvest_stopped_epochs = _check_reinvest(
             reinvest_stopped_epochs, self.stage2_patience, self.stage2_parallelism
         )
+        self.stage2_rule = _check_stage2_rule(stage2_rule, self.stage2_parallelism)
         super().__init__(
             objective=objective,
             max_trials=None,
@@ -252,6 +263,14 @@ class TwoStageOracle(ResilientOracle):
             stage2_epoch_budget=(
                 self.stage2_trials * self.stage2_epochs
                 if self.reinvest_stopped_epochs
+                else None
+            ),
+            stage2_rule=self.stage2_rule,
+            # Only the compass rule needs it (and projects made before it
+            # existed have none to compare on resume).
+            min_learning_rate=(
+                float(learning_rate.min_value)
+                if self.stage2_rule == compass.COMPASS
                 else None
             ),
         )
@@ -389,9 +408,10 @@ class TwoStageOracle(ResilientOracle):
                 EPOCHS_KEY: int(plan.epochs),
             }
         )
+        patience = self.schedule.stage2_patience
+        if plan.stage == schedule.LEARNING_RATE_STAGE and patience is not None:
+            values[PATIENCE_KEY] = int(patience)
         if isinstance(plan, schedule.Stage2Plan):
-            if self.schedule.stage2_patience is not None:
-                values[PATIENCE_KEY] = int(self.schedule.stage2_patience)
             values[BRANCH_KEY] = plan.branch
             values[STEP_KEY] = int(plan.step)
             values[SPECULATIVE_KEY] = bool(plan.speculative)
@@ -575,6 +595,23 @@ def _epochs_trained(trial, values):
     if patience is None or trial.best_step is None:
         return None
     return min(int(values[EPOCHS_KEY]), int(trial.best_step) + 1 + int(patience))
+
+
+def _check_stage2_rule(stage2_rule, parallelism) -> str:
+    """`"reference"` or `"compass"`; the compass rule is sequential."""
+    if stage2_rule not in compass.STAGE2_RULES:
+        raise ValueError(
+            "Received an invalid value for argument `stage2_rule`, expected one "
+            f"of {list(compass.STAGE2_RULES)}, got {stage2_rule!r}."
+        )
+    if stage2_rule == compass.COMPASS and parallelism > 1:
+        raise ValueError(
+            f"Received `stage2_rule='compass'` with `stage2_parallelism="
+            f"{parallelism}`: the compass rule's next learning rate depends on "
+            "every score before it, so stage 2 runs one trial at a time. Use "
+            "`stage2_parallelism=1`."
+        )
+    return stage2_rule
 
 
 def _check_reinvest(reinvest, patience, parallelism) -> bool:

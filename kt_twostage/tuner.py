@@ -25,6 +25,7 @@ _ORACLE_KWARGS = (
     "max_consecutive_failed_trials",
     "stage2_parallelism",
     "reinvest_stopped_epochs",
+    "stage2_rule",
 )
 _NOT_SAVED = object()
 # The reference's objective, used for Keras models when none is given.
@@ -77,7 +78,8 @@ class TwoStageTuner(keras_tuner.Tuner):
         **kwargs: The oracle's `hyperparameters`, `tune_new_entries`,
             `allow_new_entries`, `max_retries_per_trial`,
             `max_consecutive_failed_trials`, `stage2_parallelism`,
-            `reinvest_stopped_epochs` (see `TwoStageOracle`), and the standard
+            `reinvest_stopped_epochs`, `stage2_rule` (see `TwoStageOracle`),
+            and the standard
             `keras_tuner.Tuner` arguments (`directory`, `project_name`,
             `overwrite`, `executions_per_trial`, ...).
 

@@ -28,7 +28,7 @@ from kt_twostage.replay.settings import (
 )
 from kt_twostage.replay.stats import mean_interval, paired_difference
 from kt_twostage.replay.summary import DIFF_KEY, diff_key
-from kt_twostage.replay.tuners import TUNERS
+from kt_twostage.replay.tuners import DEFAULT_TUNERS, TUNERS
 from kt_twostage.tabular.table import read_table
 
 FAST_TUNERS = ("two-stage", "random", "hyperband")
@@ -264,7 +264,7 @@ def test_cli_writes_the_outputs(table, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary) == ["0.5x", "1x"]
     for entries in summary.values():
-        assert list(entries) == list(TUNERS)
+        assert list(entries) == list(DEFAULT_TUNERS)
         reference = entries["two-stage"]
         assert DIFF_KEY not in reference
         for name, entry in entries.items():
@@ -289,7 +289,7 @@ def test_cli_writes_the_outputs(table, tmp_path, capsys):
     assert details["optimum"]["units"] == BEST_UNITS
     assert details["budgets"] == {"0.5x": 24, "1x": 48}
     rows = (out / "searches.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2 * len(TUNERS) * 3
+    assert len(rows) == 1 + 2 * len(DEFAULT_TUNERS) * 3
     assert (out / "regret.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (out / "summary.md").read_text()
     assert "## Budget 1x (48 epochs)" in markdown and "| hyperband |" in markdown

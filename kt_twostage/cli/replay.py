@@ -17,7 +17,7 @@ def register(subparsers):
     # The registry and defaults are light to import (no TensorFlow): `--help`
     # answers at once.
     from kt_twostage.replay.settings import DEFAULT_BUDGETS
-    from kt_twostage.replay.tuners import TUNERS
+    from kt_twostage.replay.tuners import DEFAULT_TUNERS, TUNERS
 
     parser = subparsers.add_parser(
         "replay",
@@ -32,8 +32,9 @@ def register(subparsers):
     parser.add_argument("table", help="the CSV table written by `kt-twostage record`")
     parser.add_argument(
         "--tuners",
-        default=",".join(TUNERS),
-        help=f"comma-separated, of {', '.join(TUNERS)} (default: all)",
+        default=",".join(DEFAULT_TUNERS),
+        help=f"comma-separated, of {', '.join(TUNERS)} (default: "
+        f"{','.join(DEFAULT_TUNERS)})",
     )
     parser.add_argument(
         "--seeds",

@@ -96,12 +96,56 @@ def hyperband(space, budget, seed, settings):
     )
 
 
+# Early stopping of the stage-2 variants: 2 epochs without improvement.
+VARIANT_PATIENCE = 2
+
+
+def two_stage_variant(**options):
+    """A factory of the two-stage rule with `TwoStageOracle` `options`.
+
+    A variant that reinvests saved epochs spends what the budget leaves after
+    stage 1 on stage 2 (`stage2_trials` is set so that its stage-2 epochs
+    fill it); otherwise it keeps the reference's `stage2_trials`.
+    """
+
+    def factory(space, budget, seed, settings):
+        from kt_twostage import TwoStageOracle
+
+        stage2_trials = settings.stage2_trials
+        if options.get("reinvest_stopped_epochs"):
+            stage1 = len(space.units) * settings.stage1_epochs
+            stage2_trials = max(1, (budget - stage1) // settings.stage2_epochs)
+        return TwoStageOracle(
+            objective=_objective(),
+            units_hp=UNITS_HP,
+            learning_rate_hp=LEARNING_RATE_HP,
+            stage1_epochs=settings.stage1_epochs,
+            stage2_epochs=settings.stage2_epochs,
+            stage2_trials=stage2_trials,
+            max_learning_rate=settings.max_learning_rate,
+            stage1_learning_rate=settings.stage1_learning_rate,
+            seed=seed,
+            **options,
+        )
+
+    return factory
+
+
+EARLY_STOP = {"stage2_patience": VARIANT_PATIENCE, "reinvest_stopped_epochs": True}
 TUNERS = {
     REFERENCE: two_stage,
     "random": random_search,
     "bayesian": bayesian,
     "hyperband": hyperband,
+    # The variant: a compass search from the stage-1 learning rate, with
+    # early-stopped trials whose saved epochs buy more stage-2 steps...
+    "two-stage-compass": two_stage_variant(stage2_rule="compass", **EARLY_STOP),
+    # ... and each of its two parts alone.
+    "two-stage-compass-only": two_stage_variant(stage2_rule="compass"),
+    "two-stage-early-stop": two_stage_variant(**EARLY_STOP),
 }
+# Run when `--tuners` is not given.
+DEFAULT_TUNERS = (REFERENCE, "random", "bayesian", "hyperband", "two-stage-compass")
 
 
 def check_tuner_names(names) -> tuple:

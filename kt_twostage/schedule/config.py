@@ -56,6 +56,11 @@ class ScheduleConfig:
             a whole trial (`stage2_epochs`) still fits in this many epochs,
             counting each trial's epochs as trained, so that the epochs early
             stopping saves go to more stage-2 steps.
+        stage2_rule: `"reference"` (halve after an improvement, else halfway
+            back to `max_learning_rate`; see `rule`) or `"compass"` (a line
+            search from `stage1_learning_rate`; see `compass`).
+        min_learning_rate: Float or None, the smallest learning rate stage 2
+            may try (the compass rule stays within it).
     """
 
     units_grid: tuple
@@ -67,6 +72,8 @@ class ScheduleConfig:
     direction: str
     stage2_patience: int | None = None
     stage2_epoch_budget: int | None = None
+    stage2_rule: str = "reference"
+    min_learning_rate: float | None = None
 
     @property
     def stage2_length(self) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kt_twostage.schedule import ranking, rule
+from kt_twostage.schedule import compass, ranking, rule
 from kt_twostage.schedule.config import (
     ARCHITECTURE_STAGE,
     IDLE,
@@ -184,9 +184,11 @@ def next_trial(
         return IDLE
     if _epoch_budget_spent(config, trials):
         return _when_spent(trials)
+    units = ranking.chosen_units(config, stage1)
+    if config.stage2_rule == compass.COMPASS:
+        return _next_compass_trial(config, trials, units)
     if nodes is None:
         nodes = ranking.stage2_nodes(trials, config.direction)
-    units = ranking.chosen_units(config, stage1)
     choice = next_node(
         nodes, config.stage2_length, config.direction, parallelism, budget
     )
@@ -225,3 +227,20 @@ def _when_spent(trials):
     # one that stops early may leave room for another.
     stage2 = [t for t in trials if t.stage == LEARNING_RATE_STAGE]
     return STOPPED if all(t.ended for t in stage2) else IDLE
+
+
+def _next_compass_trial(config: ScheduleConfig, trials, units):
+    """The compass rule's next stage-2 trial (sequential: one at a time)."""
+    stage2 = [t for t in trials if t.stage == LEARNING_RATE_STAGE]
+    if not all(t.ended for t in stage2):
+        return IDLE
+    if config.stage2_epoch_budget is None and len(stage2) >= config.stage2_trials:
+        return STOPPED
+    rates = compass.learning_rates(
+        [t.score for t in stage2],
+        start=config.stage1_learning_rate,
+        low=config.min_learning_rate or config.stage1_learning_rate,
+        high=config.max_learning_rate,
+        direction=config.direction,
+    )
+    return TrialPlan(LEARNING_RATE_STAGE, units, rates[-1], config.stage2_epochs)
