@@ -20,6 +20,8 @@ CHIEF = ["--chief", "127.0.0.1:5000", "--tuner-id", "worker0"]
 # (argv, message): each exits 2 with one line on stderr.
 BAD_FLAGS = [
     (["search", "--stage2-trials", "0"], "`stage2_trials`, expected a positive"),
+    (["search", "--stage2-rule", "bisect"], "`stage2_rule`, expected one of"),
+    (["search", "--reinvest-stopped-epochs"], "without `stage2_patience`"),
     (["search", "--stage1-epochs", "-1"], "`stage1_epochs`, expected a positive"),
     (["search", "--units-step", "0"], "`units_step`, expected a positive"),
     (["search", "--units-min", "9", "--units-max", "5"], "units_min=9 > units_max=5"),

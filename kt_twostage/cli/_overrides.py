@@ -39,6 +39,12 @@ OVERRIDES = {
         "stop a stage-2 trial after this many epochs without improvement "
         "(default: off, every trial trains all its epochs)",
     ),
+    "stage2_rule": (
+        str,
+        "how stage 2 moves the learning rate: 'reference' (halve after an "
+        "improvement, else halfway back to the maximum) or 'compass' (a line "
+        "search from the stage-1 learning rate; see the README)",
+    ),
     "keep_checkpoints": (
         int,
         "keep the best-epoch checkpoints of the best N trials only, deleting "

@@ -88,6 +88,12 @@ def add_settings_arguments(parser):
     )
     _overrides.add_override_arguments(parser, SEARCH_FIELDS)
     parser.add_argument(
+        "--reinvest-stopped-epochs",
+        action="store_true",
+        help="with --stage2-patience: spend the epochs early stopping saves on "
+        "more stage-2 trials (within stage2_trials x stage2_epochs)",
+    )
+    parser.add_argument(
         "--mixed-precision",
         action="store_true",
         help="build the models under Keras' mixed_float16 policy (for GPUs; "
@@ -105,6 +111,8 @@ def settings_from_args(args) -> ImdbSearchSettings:
         overrides["overwrite"] = True
     if args.mixed_precision:
         overrides["mixed_precision"] = True
+    if args.reinvest_stopped_epochs:
+        overrides["reinvest_stopped_epochs"] = True
     try:
         return dataclasses.replace(PRESETS[args.preset], **overrides)
     except ValueError as error:

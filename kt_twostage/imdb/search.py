@@ -38,6 +38,8 @@ def build_tuner(settings: ImdbSearchSettings, **tuner_kwargs) -> TwoStageTuner:
         seed=settings.seed,
         stage2_patience=settings.stage2_patience,
         keep_checkpoints=settings.keep_checkpoints,
+        stage2_rule=settings.stage2_rule,
+        reinvest_stopped_epochs=settings.reinvest_stopped_epochs,
         directory=settings.directory,
         project_name=settings.project_name,
         overwrite=settings.overwrite,

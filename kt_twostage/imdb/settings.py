@@ -15,6 +15,7 @@ from kt_twostage._validation import (
     check_stage1_not_above_max,
 )
 from kt_twostage.imdb.sample import sample_path
+from kt_twostage.schedule.compass import STAGE2_RULES
 
 _POSITIVE_INTS = (
     "units_min",
@@ -94,11 +95,27 @@ class ImdbSearchSettings(ImdbProblemSettings):
     stage2_patience: int | None = None
     keep_checkpoints: int | None = None
     mixed_precision: bool = False
+    # The variant (see `TwoStageOracle`): `stage2_rule="compass"` searches
+    # from the stage-1 learning rate; `reinvest_stopped_epochs` (with
+    # `stage2_patience`) spends the epochs early stopping saves on stage 2.
+    stage2_rule: str = "reference"
+    reinvest_stopped_epochs: bool = False
 
     def __post_init__(self):
         for name in ("stage2_patience", "keep_checkpoints"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
+        if self.stage2_rule not in STAGE2_RULES:
+            raise ValueError(
+                "Received an invalid value for argument `stage2_rule`, expected "
+                f"one of {list(STAGE2_RULES)}, got {self.stage2_rule!r}."
+            )
+        if self.reinvest_stopped_epochs and self.stage2_patience is None:
+            raise ValueError(
+                "Received `reinvest_stopped_epochs` without `stage2_patience`: "
+                "only early stopping saves epochs to reinvest. Give a "
+                "`stage2_patience`, e.g. 2."
+            )
         if self.seed is not None and (
             isinstance(self.seed, bool)
             or not isinstance(self.seed, numbers.Integral)

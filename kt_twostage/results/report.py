@@ -40,16 +40,15 @@ def report_markdown(project, project_dir=None) -> str:
         lines += [
             f"Schedule: {len(schedule['units_grid'])} stage-1 trials of "
             f"{schedule['stage1_epochs']} epoch(s) at learning rate "
-            f"{schedule['stage1_learning_rate']:g}, then "
-            f"{schedule['stage2_trials']} stage-2 trials of "
-            f"{schedule['stage2_epochs']} epochs from "
-            f"{schedule['max_learning_rate']:g}; objective `{objective}` "
-            f"({project['direction']}).",
+            f"{schedule['stage1_learning_rate']:g}, then {_stage2_text(schedule)}; "
+            f"objective `{objective}` ({project['direction']}).",
             "",
         ]
         done = sum(1 for row in rows if row["status"] in ("COMPLETED", "FAILED"))
-        total = len(schedule["units_grid"]) + schedule["stage2_trials"]
-        if done < total:
+        if done < len(schedule["units_grid"]) + schedule["stage2_trials"] and (
+            schedule.get("stage2_epoch_budget") is None
+        ):
+            total = len(schedule["units_grid"]) + schedule["stage2_trials"]
             lines += [f"**Unfinished:** {done} of {total} trials ended.", ""]
     chosen = project["chosen"]
     lines += ["## Chosen configuration", ""]
@@ -83,6 +82,26 @@ def report_markdown(project, project_dir=None) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _stage2_text(schedule) -> str:
+    """Stage 2 of a saved `ScheduleConfig` in words."""
+    epochs = schedule["stage2_epochs"]
+    if schedule.get("stage2_epoch_budget") is not None:
+        trials = (
+            f"stage-2 trials of up to {epochs} epochs while they fit in "
+            f"{schedule['stage2_epoch_budget']} epochs"
+        )
+    else:
+        trials = f"{schedule['stage2_trials']} stage-2 trials of {epochs} epochs"
+    if schedule.get("stage2_rule") == "compass":
+        trials += f" (compass search from {schedule['stage1_learning_rate']:g})"
+    else:
+        trials += f" from {schedule['max_learning_rate']:g}"
+    if schedule.get("stage2_patience") is not None:
+        patience = schedule["stage2_patience"]
+        trials += f", stopped after {patience} epoch(s) without improvement"
+    return trials
 
 
 def report_project(
