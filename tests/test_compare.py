@@ -11,12 +11,12 @@ from keras_tuner.engine import trial as trial_module
 
 from kt_twostage import compare
 from kt_twostage.cli import main
+from kt_twostage.compare import DEFAULT_TUNERS as TUNERS
 from kt_twostage.compare import (
     PLOT_FILES,
     PROFILES,
     RUN_COLUMNS,
     TRIAL_COLUMNS,
-    TUNERS,
     BudgetHyperbandOracle,
     GridOracle,
     hyperband_epochs,
@@ -397,3 +397,23 @@ def test_seeds_sample_independent_values(tmp_path):
         trials = drive(oracle, tmp_path / f"kt{seed}")
         shared.append({t.hyperparameters.values["learning_rate"] for t in trials})
     assert len(shared[0] & shared[1]) >= 15
+
+
+def test_the_variant_runs_beside_the_reference_rule(tmp_path):
+    """`--tuners twostage,twostage-compass`: the compass variant, with early
+    stopping and reinvested epochs, within the same budget."""
+    output = tmp_path / "out"
+    argv = ["compare", "--profile", "tiny", "--seeds", "1", "--output", str(output)]
+    assert main([*argv, "--tuners", "twostage,twostage-compass"]) == 0
+    runs = {row["tuner"]: row for row in read_csv(output / "runs.csv")}
+    assert set(runs) == {"twostage", "twostage-compass"}
+    assert int(runs["twostage-compass"]["epochs"]) <= BUDGET
+    trials = [
+        row
+        for row in read_csv(output / "trials.csv")
+        if row["tuner"] == "twostage-compass" and row["stage"] == "2"
+    ]
+    # Stage 2 starts at the stage-1 learning rate.
+    assert float(trials[0]["learning_rate"]) == TINY.stage1_learning_rate
+    summary = (output / "summary.md").read_text()
+    assert "TwoStageTuner (compass, early stop)" in summary

@@ -10,7 +10,7 @@ import shlex
 
 from kt_twostage.cli import _overrides
 from kt_twostage.cli._common import UsageError, add_backend_argument, check_data_path
-from kt_twostage.compare.baselines import TUNERS
+from kt_twostage.compare.baselines import DEFAULT_TUNERS, TUNERS
 from kt_twostage.imdb.settings import PROFILES, ImdbCompareSettings
 
 COMPARE_FIELDS = _overrides.fields_of(ImdbCompareSettings)
@@ -48,8 +48,9 @@ def register(subparsers):
     )
     parser.add_argument(
         "--tuners",
-        default=",".join(TUNERS),
-        help=f"comma-separated subset of {','.join(TUNERS)} (default: all)",
+        default=",".join(DEFAULT_TUNERS),
+        help=f"comma-separated subset of {','.join(TUNERS)} (default: "
+        f"{','.join(DEFAULT_TUNERS)})",
     )
     parser.add_argument(
         "--stage2-patience",

@@ -17,6 +17,7 @@ import importlib
 
 _EXPORTS = {
     "BASELINES": "baselines",
+    "DEFAULT_TUNERS": "baselines",
     "LABELS": "baselines",
     "PATIENCE_PREFIX": "baselines",
     "TUNERS": "baselines",

@@ -21,6 +21,9 @@ from kt_twostage.compare import budget
 
 TWO_STAGE = "twostage"
 PATIENCE_PREFIX = "twostage-patience"
+COMPASS = "twostage-compass"
+# The variant's early stopping (as in `kt-twostage replay`'s `two-stage-compass`).
+COMPASS_PATIENCE = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +98,30 @@ def _two_stage(plan, setup):
     return tuner, {}
 
 
+def _two_stage_compass(plan, setup):
+    """The variant: compass search from the stage-1 learning rate, stage-2
+    trials stopped after `COMPASS_PATIENCE` epochs without improvement, the
+    saved epochs reinvested in more stage-2 trials (same budget)."""
+    from kt_twostage.compare import tuners
+
+    tuner = tuners.RecordingTwoStageTuner(
+        objective=tuners.keras_objective(plan),
+        units_hp=plan.units_hp,
+        learning_rate_hp=plan.learning_rate_hp,
+        stage1_epochs=plan.stage1_epochs,
+        stage2_epochs=plan.stage2_epochs,
+        stage2_trials=plan.stage2_trials,
+        max_learning_rate=plan.max_learning_rate,
+        stage1_learning_rate=plan.stage1_learning_rate,
+        seed=budget.train_seed(setup.seed),
+        stage2_rule="compass",
+        stage2_patience=COMPASS_PATIENCE,
+        reinvest_stopped_epochs=True,
+        **setup.tuner_kwargs(),
+    )
+    return tuner, {}
+
+
 def _random_search(plan, setup):
     from kt_twostage.compare import tuners
 
@@ -156,6 +183,7 @@ def _grid(plan, setup):
 
 BASELINES = {
     TWO_STAGE: Baseline("TwoStageTuner", _two_stage),
+    COMPASS: Baseline("TwoStageTuner (compass, early stop)", _two_stage_compass),
     "random": Baseline("RandomSearch", _random_search),
     "bayesian": Baseline("BayesianOptimization", _bayesian),
     "hyperband": Baseline("Hyperband", _hyperband),
@@ -164,18 +192,20 @@ BASELINES = {
     "grid": Baseline("reference grid", _grid, reference=True),
 }
 TUNERS = tuple(BASELINES)
+# Run when none are named: the reference rule, the built-in tuners, the grid.
+DEFAULT_TUNERS = tuple(name for name in TUNERS if name != COMPASS)
 LABELS = {name: baseline.label for name, baseline in BASELINES.items()}
 
 
 def is_two_stage(name) -> bool:
     """Whether run name `name` is the two-stage tuner or a variant of it."""
-    return name == TWO_STAGE or name.startswith(PATIENCE_PREFIX)
+    return name in (TWO_STAGE, COMPASS) or name.startswith(PATIENCE_PREFIX)
 
 
 def baseline(name) -> Baseline:
     """The registry entry of run name `name` (a patience variant is the
     two-stage tuner's)."""
-    return BASELINES[TWO_STAGE if is_two_stage(name) else name]
+    return BASELINES[TWO_STAGE if name.startswith(PATIENCE_PREFIX) else name]
 
 
 def patience_variant(patience) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from kt_twostage.compare.baselines import TUNERS
+from kt_twostage.compare.baselines import DEFAULT_TUNERS
 from kt_twostage.compare.runner import compare_tuners
 from kt_twostage.imdb.data import load_imdb
 from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
@@ -21,7 +21,7 @@ def run_imdb_compare(
     output_dir,
     *,
     seeds=3,
-    tuners=TUNERS,
+    tuners=DEFAULT_TUNERS,
     stage2_patience=None,
     work_dir=None,
     overwrite=False,

@@ -52,7 +52,8 @@ class ComparisonPlan:
             two-stage tuner (if in `tuners`) also runs with early stopping in
             stage 2, as the run `twostage-patience{P}`; the budget of the
             other tuners stays the plain schedule's.
-        tuners: Which of `TUNERS` to run. Defaults to all.
+        tuners: Which of `TUNERS` to run. Defaults to `DEFAULT_TUNERS` (all
+            but the variant `twostage-compass`).
         seeds: Sequence of non-negative integer seeds; each tuner runs once
             per seed. Defaults to `(0, 1, 2)`.
         grid_seeds: Seeds of the grid. Defaults to `None`: the first seed.
@@ -77,7 +78,7 @@ class ComparisonPlan:
     test_examples: int
     problem: dict = dataclasses.field(default_factory=dict)
     stage2_patience: int | None = None
-    tuners: tuple = baselines.TUNERS
+    tuners: tuple = baselines.DEFAULT_TUNERS
     seeds: tuple = (0, 1, 2)
     grid_seeds: tuple | None = None
 

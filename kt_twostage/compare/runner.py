@@ -231,7 +231,7 @@ def compare_tuners(
     seeds=(0, 1, 2),
     grid_learning_rates=5,
     grid_seeds=None,
-    tuners=baselines.TUNERS,
+    tuners=baselines.DEFAULT_TUNERS,
     stage2_patience=None,
     bayesian_initial_points=None,
     batch_size=32,
