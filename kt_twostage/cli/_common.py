@@ -137,3 +137,17 @@ def check_data_path(path):
             "or .tar.gz in the official layout, or leave --data out to use the "
             "preset's (or profile's) data."
         )
+
+
+def parse_list(text, kind, flag) -> tuple:
+    """Comma-separated values of `kind`; a bad one is a `UsageError`."""
+    try:
+        values = tuple(kind(word.strip()) for word in text.split(",") if word.strip())
+    except ValueError:
+        what = "numbers" if kind in (int, float) else "values"
+        raise UsageError(
+            f"{flag} expects comma-separated {what}, got {text!r}"
+        ) from None
+    if not values:
+        raise UsageError(f"{flag} expects at least one value, got {text!r}")
+    return values

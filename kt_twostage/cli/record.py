@@ -7,7 +7,12 @@ import os
 import shlex
 import sys
 
-from kt_twostage.cli._common import UsageError, add_backend_argument, select_backend
+from kt_twostage.cli._common import (
+    UsageError,
+    add_backend_argument,
+    parse_list,
+    select_backend,
+)
 from kt_twostage.tabular.profiles import TABLE_PROFILES, TableProfile
 
 
@@ -70,18 +75,6 @@ def register(subparsers):
     parser.set_defaults(func=run, check=profile_from_args)
 
 
-def _numbers(text, kind, flag):
-    try:
-        values = tuple(kind(word) for word in text.split(",") if word.strip())
-    except ValueError:
-        raise UsageError(
-            f"{flag} expects comma-separated numbers, got {text!r}"
-        ) from None
-    if not values:
-        raise UsageError(f"{flag} expects at least one value, got {text!r}")
-    return values
-
-
 def profile_from_args(args) -> TableProfile:
     """The profile with the flags' overrides; a bad value is a `UsageError`."""
     overrides = {}
@@ -95,9 +88,9 @@ def profile_from_args(args) -> TableProfile:
             raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
         overrides["seeds"] = tuple(range(args.seeds))
     if args.units is not None:
-        overrides["units"] = _numbers(args.units, int, "--units")
+        overrides["units"] = parse_list(args.units, int, "--units")
     if args.learning_rates is not None:
-        overrides["learning_rates"] = _numbers(
+        overrides["learning_rates"] = parse_list(
             args.learning_rates, float, "--learning-rates"
         )
     if overrides:

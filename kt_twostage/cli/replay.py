@@ -8,7 +8,7 @@ import os
 import shlex
 import sys
 
-from kt_twostage.cli._common import UsageError
+from kt_twostage.cli._common import UsageError, parse_list
 
 DEFAULT_SEEDS = 200
 
@@ -82,19 +82,6 @@ def _add_schedule_arguments(parser):
         type=float,
         help="default: the table's largest learning rate",
     )
-
-
-def parse_list(text, kind, flag) -> tuple:
-    """Comma-separated values of `kind`; a bad one is a `UsageError`."""
-    try:
-        values = tuple(kind(word.strip()) for word in text.split(",") if word.strip())
-    except ValueError:
-        raise UsageError(
-            f"{flag} expects comma-separated values, got {text!r}"
-        ) from None
-    if not values:
-        raise UsageError(f"{flag} expects at least one value, got {text!r}")
-    return values
 
 
 def _check_flags(args) -> tuple:

@@ -76,13 +76,11 @@ class Baseline:
     reference: bool = False
 
 
-def _two_stage(plan, setup):
+def _two_stage_tuner(plan, setup, **options):
+    """The recording `TwoStageTuner` of one run, with `TwoStageTuner` options."""
     from kt_twostage.compare import tuners
 
-    patience = (
-        {} if setup.name == TWO_STAGE else {"stage2_patience": plan.stage2_patience}
-    )
-    tuner = tuners.RecordingTwoStageTuner(
+    return tuners.RecordingTwoStageTuner(
         objective=tuners.keras_objective(plan),
         units_hp=plan.units_hp,
         learning_rate_hp=plan.learning_rate_hp,
@@ -92,32 +90,28 @@ def _two_stage(plan, setup):
         max_learning_rate=plan.max_learning_rate,
         stage1_learning_rate=plan.stage1_learning_rate,
         seed=budget.train_seed(setup.seed),
-        **patience,
+        **options,
         **setup.tuner_kwargs(),
     )
-    return tuner, {}
+
+
+def _two_stage(plan, setup):
+    patience = (
+        {} if setup.name == TWO_STAGE else {"stage2_patience": plan.stage2_patience}
+    )
+    return _two_stage_tuner(plan, setup, **patience), {}
 
 
 def _two_stage_compass(plan, setup):
     """The variant: compass search from the stage-1 learning rate, stage-2
     trials stopped after `COMPASS_PATIENCE` epochs without improvement, the
     saved epochs reinvested in more stage-2 trials (same budget)."""
-    from kt_twostage.compare import tuners
-
-    tuner = tuners.RecordingTwoStageTuner(
-        objective=tuners.keras_objective(plan),
-        units_hp=plan.units_hp,
-        learning_rate_hp=plan.learning_rate_hp,
-        stage1_epochs=plan.stage1_epochs,
-        stage2_epochs=plan.stage2_epochs,
-        stage2_trials=plan.stage2_trials,
-        max_learning_rate=plan.max_learning_rate,
-        stage1_learning_rate=plan.stage1_learning_rate,
-        seed=budget.train_seed(setup.seed),
+    tuner = _two_stage_tuner(
+        plan,
+        setup,
         stage2_rule="compass",
         stage2_patience=COMPASS_PATIENCE,
         reinvest_stopped_epochs=True,
-        **setup.tuner_kwargs(),
     )
     return tuner, {}
 

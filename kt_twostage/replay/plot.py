@@ -10,28 +10,13 @@ matplotlib's Agg canvas (no `pyplot`, no display), written atomically.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-from kt_twostage import _io
 from kt_twostage.replay.settings import budget_label
 from kt_twostage.replay.stats import interval_bands
 from kt_twostage.replay.summary import optimum_of, results_by
-
-# matplotlib's default color cycle, one color per tuner in every panel.
-_COLORS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
+from kt_twostage.results import plots
+from kt_twostage.results.plots import COLORS as _COLORS
 
 
 def incumbent_matrix(results, epochs) -> np.ndarray:
@@ -54,24 +39,12 @@ def regret_bands(results, epochs, optimum):
     return x, mean, low, high
 
 
-def _figure(panels):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as error:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "The plot needs matplotlib: `pip install 'kt-twostage[compare]'`."
-        ) from error
-    figure = Figure(figsize=(4.2 * panels, 4.2), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure, figure.subplots(1, panels, squeeze=False, sharey=True)[0]
-
-
 def write_regret_plot(run, path) -> str:
     """Draw the regret of every tuner at every budget of `run` to `path`."""
     optimum = optimum_of(run).test_accuracy
     grouped = results_by(run)
-    figure, axes = _figure(len(run.budgets))
+    panels = len(run.budgets)
+    figure, axes = plots.new_figure(panels, 4.2 * panels, 4.2, sharey=True)
     for axis, (multiple, epochs) in zip(axes, run.budgets, strict=True):
         shown = []
         for number, tuner in enumerate(run.tuners):
@@ -88,11 +61,7 @@ def write_regret_plot(run, path) -> str:
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("mean regret (test accuracy), 95% CI")
     axes[-1].legend(loc="upper right", fontsize="small")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    with _io.atomic_file(path, binary=True) as handle:
-        handle.write(buffer.getvalue())
-    return str(path)
+    return plots.save_png(figure, path)
 
 
 def _zoom(axis, shown, epochs):

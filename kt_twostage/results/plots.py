@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import tempfile
+
+from kt_twostage import _io
 
 # One color per tuner, stable across plots (matplotlib's default cycle).
-_COLORS = (
+COLORS = (
     "#1f77b4",
     "#ff7f0e",
     "#2ca02c",
@@ -23,10 +23,23 @@ _COLORS = (
     "#8c564b",
     "#e377c2",
     "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
+_COLORS = COLORS
 
 
-def _new_figure(ncols=1, width=7.0, height=4.5):
+def new_figure(ncols=1, width=7.0, height=4.5, sharey=False):
+    """A matplotlib `Figure` on the Agg canvas and its `ncols` axes."""
+    return _new_figure(ncols, width, height, sharey)
+
+
+def save_png(figure, path) -> str:
+    """Write `figure` as a PNG at `path`, atomically; returns the path."""
+    return _save(figure, path)
+
+
+def _new_figure(ncols=1, width=7.0, height=4.5, sharey=False):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -37,35 +50,16 @@ def _new_figure(ncols=1, width=7.0, height=4.5):
         ) from error
     figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, ncols, squeeze=False)[0]
+    axes = figure.subplots(1, ncols, squeeze=False, sharey=sharey)[0]
     return figure, axes
 
 
 def _save(figure, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
-    atomic_write_bytes(path, buffer.getvalue())
+    with _io.atomic_file(path, binary=True) as handle:
+        handle.write(buffer.getvalue())
     return str(path)
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def _step_values(points, grid):

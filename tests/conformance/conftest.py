@@ -1,8 +1,8 @@
 """Fixtures of the Keras Tuner conformance tests."""
 
-import gc
-
 import pytest
+
+from kt_twostage._gc import long_lived_objects_frozen
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -12,12 +12,5 @@ def _imports_out_of_garbage_collection():
     on 2 busy cores). Freezing the objects alive now takes them out of those
     walks; what the tests create is collected as usual. Nothing else changes
     (`TwoStageTuner` does the same during `search`)."""
-    if gc.get_freeze_count():
+    with long_lived_objects_frozen():
         yield
-        return
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
