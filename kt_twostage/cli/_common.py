@@ -139,12 +139,12 @@ def check_data_path(path):
         )
 
 
-def parse_list(text, kind, flag) -> tuple:
-    """Comma-separated values of `kind`; a bad one is a `UsageError`."""
+def parse_list(text, kind, flag, what="values") -> tuple:
+    """Comma-separated values of `kind`; a bad one is a `UsageError` that
+    says the flag expects comma-separated `what`."""
     try:
         values = tuple(kind(word.strip()) for word in text.split(",") if word.strip())
     except ValueError:
-        what = "numbers" if kind in (int, float) else "values"
         raise UsageError(
             f"{flag} expects comma-separated {what}, got {text!r}"
         ) from None

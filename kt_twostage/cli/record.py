@@ -88,10 +88,10 @@ def profile_from_args(args) -> TableProfile:
             raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
         overrides["seeds"] = tuple(range(args.seeds))
     if args.units is not None:
-        overrides["units"] = parse_list(args.units, int, "--units")
+        overrides["units"] = parse_list(args.units, int, "--units", "numbers")
     if args.learning_rates is not None:
         overrides["learning_rates"] = parse_list(
-            args.learning_rates, float, "--learning-rates"
+            args.learning_rates, float, "--learning-rates", "numbers"
         )
     if overrides:
         changed = ", ".join(f"{key}={value}" for key, value in overrides.items())
