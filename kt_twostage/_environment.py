@@ -48,16 +48,31 @@ def describe_machine() -> dict:
     }
 
 
-def machine_line(machine: dict | None = None) -> str:
-    """`describe_machine()` in one line, e.g. `2 CPU cores, 24 GiB, no GPU`."""
-    machine = machine or describe_machine()
-    memory = machine.get("memory_gib")
-    gpus = machine.get("gpus")
-    parts = [f"{machine.get('cpu_cores')} CPU cores"]
-    if memory is not None:
-        parts.append(f"{memory:.0f} GiB memory")
-    parts.append(f"{gpus} GPU(s)" if gpus else "no GPU")
-    return ", ".join(parts)
+def machine_line() -> str:
+    """The machine and the versions in one line, e.g. `2 CPU cores, 24 GiB
+    memory, no GPU; Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1, Keras Tuner
+    1.4.8` (imports Keras)."""
+    machine = describe_machine()
+    versions = library_versions()
+    parts = [f"{machine['cpu_cores']} CPU cores"]
+    if machine["memory_gib"] is not None:
+        parts.append(f"{machine['memory_gib']:.0f} GiB memory")
+    parts.append(f"{machine['gpus']} GPU(s)" if machine["gpus"] else "no GPU")
+    backend = keras_backend()
+    name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}[backend]
+    return (
+        ", ".join(parts)
+        + f"; Python {versions['python']}, {name} {versions[backend]}, Keras "
+        f"{versions['keras']}, Keras Tuner {versions['keras-tuner']}"
+    )
+
+
+def load_average():
+    """The 1-, 5- and 15-minute load averages (None where the OS has none)."""
+    try:
+        return list(os.getloadavg())
+    except (OSError, AttributeError):  # pragma: no cover - not on every OS
+        return None
 
 
 def _gpu_count() -> int:

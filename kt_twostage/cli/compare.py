@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-import platform
 import shlex
 
+from kt_twostage import _environment
 from kt_twostage.cli import _overrides
 from kt_twostage.cli._common import UsageError, add_backend_argument, check_data_path
 from kt_twostage.compare.baselines import DEFAULT_TUNERS, TUNERS
@@ -135,42 +135,6 @@ def check_args(args):
     check_data_path(settings.data)
 
 
-def describe_machine() -> str:
-    """The machine and the versions, for the summary's description."""
-    import keras
-    import keras_tuner
-
-    memory = ""
-    try:
-        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        memory = f", {pages / 2**30:.0f} GiB memory"
-    except (ValueError, OSError, AttributeError):
-        pass
-    backend, gpus = _backend_and_gpus(keras.backend.backend())
-    return (
-        f"{os.cpu_count()} CPU cores{memory}, "
-        f"{f'{gpus} GPU(s)' if gpus else 'no GPU'}; Python "
-        f"{platform.python_version()}, {backend}, Keras "
-        f"{keras.__version__}, Keras Tuner {keras_tuner.__version__}"
-    )
-
-
-def _backend_and_gpus(name):
-    """`("TensorFlow 2.x", GPUs)` of the Keras backend `name`."""
-    if name == "jax":
-        import jax
-
-        gpus = [device for device in jax.devices() if device.platform == "gpu"]
-        return f"JAX {jax.__version__}", len(gpus)
-    if name == "torch":
-        import torch
-
-        return f"PyTorch {torch.__version__}", torch.cuda.device_count()
-    import tensorflow as tf
-
-    return f"TensorFlow {tf.__version__}", len(tf.config.list_physical_devices("GPU"))
-
-
 def command_line(args) -> str:
     """The command, rebuilt from the parsed arguments (defaults included)."""
     words = ["kt-twostage", "compare", "--profile", args.profile]
@@ -203,7 +167,7 @@ def run(args):
     description = {
         "command": command_line(args),
         "profile": args.profile,
-        "machine": describe_machine(),
+        "machine": _environment.machine_line(),
         "date": datetime.date.today().isoformat(),
     }
     summary = run_imdb_compare(

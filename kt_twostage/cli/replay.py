@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 
+from kt_twostage import _environment
 from kt_twostage.cli._common import UsageError, parse_list
 
 DEFAULT_SEEDS = 200
@@ -199,17 +200,10 @@ def run(args):
         replay,
         out,
         table_sha256=prepared["table_sha256"],
-        load_average=_load_average(),
+        load_average=_environment.load_average(),
         command="kt-twostage " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     print(f"{len(replay.results)} searches in {replay.seconds:.0f} s; wrote {out}/")
     with open(paths["summary.md"], encoding="utf-8") as handle:
         print(handle.read())
     return 0
-
-
-def _load_average():
-    try:
-        return list(os.getloadavg())
-    except (OSError, AttributeError):  # pragma: no cover - not on every OS
-        return None

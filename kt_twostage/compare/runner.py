@@ -41,7 +41,7 @@ import warnings
 
 import keras
 
-from kt_twostage import _io
+from kt_twostage import _environment, _io
 from kt_twostage.compare import baselines, determinism, records, tuners, workdir
 from kt_twostage.compare.outputs import write_outputs
 from kt_twostage.compare.plan import ComparisonPlan
@@ -117,7 +117,7 @@ def run_one(name, seed, plan, data, *, hypermodel, work_dir, verbose=0) -> dict:
         name, seed, hypermodel, os.path.join(work_dir, "projects")
     )
     tuner, search_kwargs = baselines.baseline(name).build(plan, setup)
-    load_before = _load_average()
+    load_before = _one_minute_load()
     start = time.perf_counter()
     tuner.search(
         *data.train,
@@ -130,7 +130,7 @@ def run_one(name, seed, plan, data, *, hypermodel, work_dir, verbose=0) -> dict:
     run = records.collect_run(tuner, name, seed, plan)
     run["wall_seconds"] = wall_seconds
     # Other processes on the machine slow a run down: keep the evidence.
-    run["load_average"] = [load_before, _load_average()]
+    run["load_average"] = [load_before, _one_minute_load()]
     run["budget"] = plan.budget_of(name)
     run.update(_test_returned_model(tuner, plan, data.test))
     keras.backend.clear_session()
@@ -160,11 +160,9 @@ def _test_returned_model(tuner, plan, test) -> dict:
     }
 
 
-def _load_average():
-    try:
-        return os.getloadavg()[0]
-    except (OSError, AttributeError):  # pragma: no cover - not on every OS
-        return None
+def _one_minute_load():
+    load = _environment.load_average()
+    return None if load is None else load[0]
 
 
 def run_plan(
