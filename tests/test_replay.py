@@ -277,14 +277,15 @@ def test_cli_writes_the_outputs(table, tmp_path, capsys):
                 assert entry[DIFF_KEY]["mean"] == pytest.approx(
                     entry["mean_test"] - reference["mean_test"]
                 )
-            # Every tuner but RandomSearch is also compared with it, paired.
-            random = entries["random"]
-            if name != "random":
-                assert entry[diff_key("random")]["mean"] == pytest.approx(
-                    entry["mean_test"] - random["mean_test"]
-                )
-            else:
-                assert diff_key("random") not in entry
+            # Every tuner is also compared, paired, with each built-in tuner
+            # but itself.
+            for builtin in ("random", "bayesian", "hyperband"):
+                if name != builtin:
+                    assert entry[diff_key(builtin)]["mean"] == pytest.approx(
+                        entry["mean_test"] - entries[builtin]["mean_test"]
+                    )
+                else:
+                    assert diff_key(builtin) not in entry
     details = json.loads((out / "replay.json").read_text())
     assert details["optimum"]["units"] == BEST_UNITS
     assert details["budgets"] == {"0.5x": 24, "1x": 48}
@@ -293,6 +294,11 @@ def test_cli_writes_the_outputs(table, tmp_path, capsys):
     assert (out / "regret.png").read_bytes()[:4] == b"\x89PNG"
     markdown = (out / "summary.md").read_text()
     assert "## Budget 1x (48 epochs)" in markdown and "| hyperband |" in markdown
+    # Each table row has as many cells as its header.
+    for block in markdown.split("## Budget")[1:]:
+        table = [line for line in block.splitlines() if line.startswith("|")]
+        assert "vs bayesian [95% CI]" in table[0]
+        assert {line.count("|") for line in table} == {table[0].count("|")}
     assert "## Budget 1x" in capsys.readouterr().out
 
 

@@ -18,9 +18,9 @@ from kt_twostage.replay.settings import budget_label
 from kt_twostage.replay.stats import mean_interval, paired_difference
 from kt_twostage.replay.tuners import REFERENCE
 
-# Paired differences are given against the reference rule and against
-# RandomSearch, the baseline a variant must beat.
-BASELINES = (REFERENCE, "random")
+# Paired differences are given against the reference rule and against the
+# built-in tuners a variant must beat.
+BASELINES = (REFERENCE, "random", "bayesian", "hyperband")
 DIFF_KEY = f"diff_vs_{REFERENCE}"
 
 
