@@ -55,6 +55,8 @@ BAD_FLAGS = [
     (["compare", "--train-reviews", "1"], "Expected `train_reviews` >= 2"),
     (["compare", "--stage2-epochs", "0"], "`stage2_epochs`, expected a positive"),
     (["compare", "--profile", "huge"], "argument --profile: invalid choice"),
+    (["compare", "--min-learning-rate", "0"], "`min_learning_rate`, expected a pos"),
+    (["compare", "--min-learning-rate", "0.005"], "at most the stage-1 learning"),
     (["record", "--seeds", "0"], "--seeds must be at least 1"),
     (["record", "--units", "a,b"], "--units expects comma-separated numbers"),
 ]

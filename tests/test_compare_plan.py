@@ -156,3 +156,13 @@ def test_plan_and_registry_load_no_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_min_learning_rate_sets_the_range_every_tuner_searches():
+    narrow = PROFILES["cpu"]
+    assert compare_imdb._hypermodel(narrow).min_learning_rate == 0.001
+    wide = dataclasses.replace(narrow, min_learning_rate=7.8125e-5)
+    assert compare_imdb._hypermodel(wide).min_learning_rate == 7.8125e-5
+    # Recorded only when set, so older work folders keep matching.
+    assert "min_learning_rate" not in compare_imdb._recorded_settings(narrow)
+    assert compare_imdb._recorded_settings(wide)["min_learning_rate"] == 7.8125e-5

@@ -55,6 +55,12 @@ OVERRIDES = {
     "test_reviews": (int, "keep the first N test reviews (default: all)"),
     "grid_learning_rates": (int, "learning rates of the reference grid"),
     "grid_seeds": (int, "seeds the reference grid runs (the first N)"),
+    "min_learning_rate": (
+        float,
+        "low end of the learning-rate range every tuner searches (default: "
+        "what the reference rule reaches, min(stage-1 rate, max / "
+        "2**(stage2_trials - 1)))",
+    ),
 }
 
 

@@ -64,13 +64,23 @@ def run_imdb_compare(
         verbose=verbose,
         problem={
             "data": settings.data or "$KT_TWOSTAGE_IMDB or the official archive",
-            "imdb_settings": dataclasses.asdict(settings),
+            "imdb_settings": _recorded_settings(settings),
         },
         description=description,
         run_missing=run_missing,
         deterministic=deterministic,
         log=log,
     )
+
+
+def _recorded_settings(settings) -> dict:
+    """The settings as the work folder records them. `min_learning_rate` is
+    left out while unset, so that folders made before it existed (where it
+    was always unset) are still reused."""
+    recorded = dataclasses.asdict(settings)
+    if recorded["min_learning_rate"] is None:
+        del recorded["min_learning_rate"]
+    return recorded
 
 
 def _split_reviews(settings, log):
@@ -102,5 +112,5 @@ def _hypermodel(settings):
         units=(settings.units_min, settings.units_max, settings.units_step),
         max_learning_rate=settings.max_learning_rate,
         default_learning_rate=settings.stage1_learning_rate,
-        min_learning_rate=settings.min_learning_rate,
+        min_learning_rate=settings.lowest_learning_rate,
     )
