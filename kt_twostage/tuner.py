@@ -10,10 +10,10 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine import tuner_utils
 
-from kt_twostage import _io, checkpoints, distributed, reproducibility
+from kt_twostage import _io, checkpoints, distributed, reproducibility, tuner_checks
 from kt_twostage._gc import long_lived_objects_frozen
 from kt_twostage.oracle import TwoStageOracle
-from kt_twostage.schedule import EPOCHS_KEY, PATIENCE_KEY
+from kt_twostage.schedule import PATIENCE_KEY
 from kt_twostage.search_space import declared_space
 
 # Arguments that belong to the oracle rather than to `keras_tuner.Tuner`.
@@ -27,9 +27,7 @@ _ORACLE_KWARGS = (
     "reinvest_stopped_epochs",
     "stage2_rule",
 )
-_NOT_SAVED = object()
-# The reference's objective, used for Keras models when none is given.
-DEFAULT_OBJECTIVE = "val_accuracy"
+DEFAULT_OBJECTIVE = tuner_checks.DEFAULT_OBJECTIVE
 
 
 class TwoStageTuner(keras_tuner.Tuner):
@@ -111,11 +109,11 @@ class TwoStageTuner(keras_tuner.Tuner):
         keep_checkpoints=None,
         **kwargs,
     ):
-        _check_tuner_arguments(type(self), hypermodel, kwargs)
+        tuner_checks.check_tuner_arguments(type(self), hypermodel, kwargs)
         self.objective_given = objective is not None
         objective = objective if self.objective_given else DEFAULT_OBJECTIVE
         if stage2_patience is not None:
-            _check_patience_objective(objective)
+            tuner_checks.check_patience_objective(objective)
         self.stage2_patience = stage2_patience
         self.keep_checkpoints = checkpoints.check_keep_checkpoints(keep_checkpoints)
         self.seed = seed
@@ -125,7 +123,7 @@ class TwoStageTuner(keras_tuner.Tuner):
         self.trained_epochs = {}
         self.trial_seconds = {}
         self._trial_start = None
-        self._saved_stage2_patience = _NOT_SAVED
+        self._saved_stage2_patience = tuner_checks.NOT_SAVED
         self._idle = distributed.IdleBackoff()
         oracle = TwoStageOracle(
             objective=objective,
@@ -144,7 +142,7 @@ class TwoStageTuner(keras_tuner.Tuner):
         distributed.prepare_worker(self)
 
     def run_trial(self, trial, *args, **kwargs):
-        kwargs["epochs"] = _scheduled_epochs(trial, kwargs.get("epochs"))
+        kwargs["epochs"] = tuner_checks.scheduled_epochs(trial, kwargs.get("epochs"))
         if self.seed is not None:
             keras.utils.set_random_seed(
                 reproducibility.trial_seed(self.seed, trial.trial_id)
@@ -177,7 +175,7 @@ class TwoStageTuner(keras_tuner.Tuner):
         # no objective given, a bare number is refused, never maximised.
         results = self.run_trial(trial, *fit_args, **fit_kwargs)
         if not self.objective_given:
-            _check_results_have_a_history(results)
+            tuner_checks.check_results_have_a_history(results)
         objective = self.oracle.objective
         if self.oracle.get_trial(trial.trial_id).metrics.exists(objective.name):
             # Keras Tuner's own warning, word for word.
@@ -290,35 +288,18 @@ class TwoStageTuner(keras_tuner.Tuner):
         try:
             super().reload()
         except (ValueError, KeyError, TypeError) as error:
-            raise RuntimeError(
-                f"Cannot resume the project in {self.project_dir}: the file "
-                f"{self._get_tuner_fname()} is corrupt or truncated ({error}). "
-                "Nothing was changed. To start over, pass `overwrite=True` (this "
-                "deletes the project) or use a new `project_name`."
-            ) from error
+            raise tuner_checks.corrupt_tuner_file(self, error) from error
         if self._is_worker():
             return
         declared = self.oracle.declared_hyperparameters
         if self.hypermodel is not None:
             declared = declared_space(self.hypermodel, declared)
         self.oracle.check_resumed_settings(declared)
-        self._check_resumed_patience()
+        tuner_checks.check_resumed_patience(
+            self.project_dir, self._saved_stage2_patience, self.stage2_patience
+        )
         if self.oracle.schedule_resolved:
             print("resuming: " + self.oracle.describe_progress())
-
-    def _check_resumed_patience(self):
-        saved = self._saved_stage2_patience
-        if saved is _NOT_SAVED or saved == self.stage2_patience:
-            return
-        raise ValueError(
-            f"Cannot resume the project in {self.project_dir} with other "
-            "schedule settings than it was started with: stage2_patience: "
-            f"project has {saved!r}, now {self.stage2_patience!r}. Early "
-            "stopping changes the stage-2 scores, hence the learning rates "
-            "that follow. Resume with the original settings, or start over "
-            "with `overwrite=True` (this deletes the project) or a new "
-            "`project_name`."
-        )
 
     def get_best_models(self, num_models=1):
         checkpoints.check_num_models(self.keep_checkpoints, num_models)
@@ -339,62 +320,3 @@ class TwoStageTuner(keras_tuner.Tuner):
             except (OSError, ValueError) as error:
                 checkpoints.check_checkpoint_exists(self, trial, error)
                 raise
-
-
-def _check_tuner_arguments(cls, hypermodel, kwargs):
-    """Keras Tuner's checks, said in the two-stage schedule's words."""
-    if hypermodel is None and cls.run_trial is TwoStageTuner.run_trial:
-        # Keras Tuner's own words (`Tuner.__init__`), which this class's
-        # `run_trial` would otherwise skip.
-        raise ValueError(
-            "Received `hypermodel=None`. We only allow not specifying "
-            "`hypermodel` if the user defines the search space in "
-            "`Tuner.run_trial()` by subclassing a `Tuner` class without "
-            "using a `HyperModel` instance."
-        )
-    if "max_trials" in kwargs:
-        raise ValueError(
-            f"Received max_trials={kwargs['max_trials']!r}, but the two-stage "
-            "schedule sets the number of trials itself: one per value of the "
-            "units hyperparameter, then `stage2_trials`. Remove `max_trials`; "
-            "to change the length, change the units grid or `stage2_trials`."
-        )
-
-
-def _check_patience_objective(objective):
-    """Early stopping watches one metric that Keras logs every epoch."""
-    if isinstance(objective, (list, tuple)):
-        raise ValueError(
-            "Received `stage2_patience` with a list of objectives: early "
-            "stopping watches one metric that Keras logs every epoch. Name one "
-            "objective, or leave `stage2_patience=None`."
-        )
-
-
-def _check_results_have_a_history(results):
-    """With no objective given, refuse a `fit` that returns a number."""
-    for result in results if isinstance(results, list) else [results]:
-        if isinstance(result, (int, float)) or hasattr(result, "dtype"):
-            raise keras_tuner.errors.FatalValueError(
-                f"The trial's `fit` (or `run_trial`) returned a single number "
-                f"({result!r}), "
-                "and no `objective` was given. TwoStageTuner's default objective "
-                f"is {DEFAULT_OBJECTIVE!r}, maximised, for models trained with "
-                "Keras' `fit`; Keras Tuner's built-in tuners would minimise the "
-                "number instead. Say which: e.g. `objective=keras_tuner."
-                'Objective("loss", direction="min")` (and return '
-                '`{"loss": value}`, or the number).'
-            )
-
-
-def _scheduled_epochs(trial, requested):
-    """The epochs of `trial`'s stage; warn if `search` asked for others."""
-    epochs = trial.hyperparameters.values[EPOCHS_KEY]
-    if requested is not None and requested != epochs:
-        warnings.warn(
-            f"`epochs={requested}` passed to `search` is ignored: the two-stage "
-            f"schedule trains this trial for {epochs} epochs (set "
-            "`stage1_epochs` / `stage2_epochs` instead).",
-            stacklevel=3,
-        )
-    return epochs
