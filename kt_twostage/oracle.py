@@ -13,7 +13,7 @@ import warnings
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from kt_twostage import schedule, search_space
+from kt_twostage import oracle_checks, schedule, search_space
 from kt_twostage._validation import (
     check_hyperparameter_name,
     check_positive_float,
@@ -187,10 +187,12 @@ class TwoStageOracle(ResilientOracle):
         self.stage2_patience = check_positive_int(
             "stage2_patience", stage2_patience, allow_none=True
         )
-        self.reinvest_stopped_epochs = _check_reinvest(
+        self.reinvest_stopped_epochs = oracle_checks.check_reinvest(
             reinvest_stopped_epochs, self.stage2_patience, self.stage2_parallelism
         )
-        self.stage2_rule = _check_stage2_rule(stage2_rule, self.stage2_parallelism)
+        self.stage2_rule = oracle_checks.check_stage2_rule(
+            stage2_rule, self.stage2_parallelism
+        )
         super().__init__(
             objective=objective,
             max_trials=None,
@@ -547,32 +549,11 @@ class TwoStageOracle(ResilientOracle):
             self._settings_checked = True
             return
         current = self.resolve_schedule(space)
-        differences = {
-            field: (getattr(saved, field), getattr(current, field))
-            for field in schedule.ScheduleConfig.__dataclass_fields__
-            if getattr(saved, field) != getattr(current, field)
-        }
-        if current.stage2_trials > saved.stage2_trials:
-            # More stage-2 trials only extend the schedule (and its epochs).
-            differences.pop("stage2_trials")
-            if None not in (saved.stage2_epoch_budget, current.stage2_epoch_budget):
-                differences.pop("stage2_epoch_budget")
-        for key, value in self.settings().items():
-            old = self._saved_settings.get(key)
-            if old is not None and old != value:
-                differences[key.removesuffix("_name")] = (old, value)
+        differences = oracle_checks.resume_differences(
+            saved, current, self._saved_settings, self.settings()
+        )
         if differences:
-            raise ValueError(
-                f"Cannot resume the project in {self._project_dir} with other "
-                "schedule settings than it was started with: "
-                + "; ".join(
-                    f"{key}: project has {old!r}, now {new!r}"
-                    for key, (old, new) in differences.items()
-                )
-                + ". Resume with the original settings, or start over with "
-                "`overwrite=True` (this deletes the project) or a new "
-                "`project_name`."
-            )
+            raise oracle_checks.resume_error(self._project_dir, differences)
         self._settings_checked = True
         if current.stage2_trials > saved.stage2_trials:
             print(
@@ -595,43 +576,3 @@ def _epochs_trained(trial, values):
     if patience is None or trial.best_step is None:
         return None
     return min(int(values[EPOCHS_KEY]), int(trial.best_step) + 1 + int(patience))
-
-
-def _check_stage2_rule(stage2_rule, parallelism) -> str:
-    """`"reference"` or `"compass"`; the compass rule is sequential."""
-    if stage2_rule not in compass.STAGE2_RULES:
-        raise ValueError(
-            "Received an invalid value for argument `stage2_rule`, expected one "
-            f"of {list(compass.STAGE2_RULES)}, got {stage2_rule!r}."
-        )
-    if stage2_rule == compass.COMPASS and parallelism > 1:
-        raise ValueError(
-            f"Received `stage2_rule='compass'` with `stage2_parallelism="
-            f"{parallelism}`: the compass rule's next learning rate depends on "
-            "every score before it, so stage 2 runs one trial at a time. Use "
-            "`stage2_parallelism=1`."
-        )
-    return stage2_rule
-
-
-def _check_reinvest(reinvest, patience, parallelism) -> bool:
-    """`reinvest_stopped_epochs` needs early stopping and a sequential stage 2."""
-    if not isinstance(reinvest, bool):
-        raise ValueError(
-            "Received an invalid value for argument `reinvest_stopped_epochs`, "
-            f"expected True or False, got {reinvest!r}."
-        )
-    if reinvest and patience is None:
-        raise ValueError(
-            "Received `reinvest_stopped_epochs=True` without `stage2_patience`: "
-            "only early stopping saves epochs to reinvest. Pass a "
-            "`stage2_patience`, e.g. 2."
-        )
-    if reinvest and parallelism > 1:
-        raise ValueError(
-            "Received `reinvest_stopped_epochs=True` with "
-            f"`stage2_parallelism={parallelism}`: the epochs a stage-2 trial "
-            "saves are only known when it ends, so stage 2 runs one trial at a "
-            "time. Use `stage2_parallelism=1`."
-        )
-    return reinvest
