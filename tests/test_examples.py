@@ -213,8 +213,25 @@ def test_distributed_md_commands_parse(tmp_path):
                 assert word in usage[script], f"{script} has no flag {word}"
 
 
+def _heading_anchors(page) -> set:
+    """The anchors GitHub gives the headings of a Markdown page."""
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", page.read_text(), flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
 def test_markdown_links_resolve():
-    for page in EXAMPLES.glob("*.md"):
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
-            if "://" not in target:
-                assert (page.parent / target).exists(), f"{page.name}: {target}"
+    """Every relative link of the README, docs and examples points at a file
+    that exists, and every `#anchor` at a heading of its page."""
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *EXAMPLES.glob("*.md")]
+    link = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)")
+    for page in pages:
+        for target, anchor in link.findall(page.read_text()):
+            if "://" in target:
+                continue
+            linked = (page.parent / target) if target else page
+            assert linked.exists(), f"{page.name}: {target}"
+            if anchor and linked.suffix == ".md":
+                assert anchor in _heading_anchors(linked), f"{page.name}: #{anchor}"
