@@ -218,12 +218,12 @@ class TwoStageTuner(keras_tuner.Tuner):
             )
         )
 
-    def _early_stopping(self, patience=None):
+    def _early_stopping(self, patience):
         objective = self.oracle.objective
         return keras.callbacks.EarlyStopping(
             monitor=objective.name,
             mode=objective.direction,
-            patience=self.stage2_patience if patience is None else patience,
+            patience=patience,
         )
 
     def pre_create_trial(self):

@@ -77,7 +77,7 @@ def test_without_patience_every_epoch_is_trained(tmp_path, tiny_data):
 )
 def test_early_stopping_follows_the_objective(tmp_path, objective, mode):
     tuner = make_tuner(tmp_path, objective=objective, stage2_patience=4)
-    callback = tuner._early_stopping()
+    callback = tuner._early_stopping(tuner.stage2_patience)
     assert isinstance(callback, keras.callbacks.EarlyStopping)
     assert (callback.monitor, callback.mode, callback.patience) == (objective, mode, 4)
 

@@ -18,12 +18,11 @@ import dataclasses
 from collections.abc import Callable
 
 from kt_twostage.compare import budget
+from kt_twostage.schedule.compass import VARIANT_OPTIONS
 
 TWO_STAGE = "twostage"
 PATIENCE_PREFIX = "twostage-patience"
 COMPASS = "twostage-compass"
-# The variant's early stopping (as in `kt-twostage replay`'s `two-stage-compass`).
-COMPASS_PATIENCE = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,17 +102,10 @@ def _two_stage(plan, setup):
 
 
 def _two_stage_compass(plan, setup):
-    """The variant: compass search from the stage-1 learning rate, stage-2
-    trials stopped after `COMPASS_PATIENCE` epochs without improvement, the
-    saved epochs reinvested in more stage-2 trials (same budget)."""
-    tuner = _two_stage_tuner(
-        plan,
-        setup,
-        stage2_rule="compass",
-        stage2_patience=COMPASS_PATIENCE,
-        reinvest_stopped_epochs=True,
-    )
-    return tuner, {}
+    """The variant (`schedule.compass.VARIANT_OPTIONS`): compass search from
+    the stage-1 learning rate, early-stopped stage-2 trials, the saved epochs
+    reinvested in more stage-2 trials (same budget)."""
+    return _two_stage_tuner(plan, setup, **VARIANT_OPTIONS), {}
 
 
 def _random_search(plan, setup):

@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
+from kt_twostage import oracle_checks
 from kt_twostage._validation import (
     check_positive_float,
     check_positive_int,
     check_stage1_not_above_max,
 )
 from kt_twostage.imdb.sample import sample_path
-from kt_twostage.schedule.compass import STAGE2_RULES
 
 _POSITIVE_INTS = (
     "units_min",
@@ -105,17 +105,12 @@ class ImdbSearchSettings(ImdbProblemSettings):
         for name in ("stage2_patience", "keep_checkpoints"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
-        if self.stage2_rule not in STAGE2_RULES:
-            raise ValueError(
-                "Received an invalid value for argument `stage2_rule`, expected "
-                f"one of {list(STAGE2_RULES)}, got {self.stage2_rule!r}."
-            )
-        if self.reinvest_stopped_epochs and self.stage2_patience is None:
-            raise ValueError(
-                "Received `reinvest_stopped_epochs` without `stage2_patience`: "
-                "only early stopping saves epochs to reinvest. Give a "
-                "`stage2_patience`, e.g. 2."
-            )
+        # The oracle's own checks, here so that the CLI fails before loading
+        # data (stage 2 is sequential unless the search is distributed).
+        oracle_checks.check_stage2_rule(self.stage2_rule, parallelism=1)
+        oracle_checks.check_reinvest(
+            self.reinvest_stopped_epochs, self.stage2_patience, parallelism=1
+        )
         if self.seed is not None and (
             isinstance(self.seed, bool)
             or not isinstance(self.seed, numbers.Integral)

@@ -16,7 +16,6 @@ from kt_twostage.replay.settings import budget_label
 from kt_twostage.replay.stats import interval_bands
 from kt_twostage.replay.summary import optimum_of, results_by
 from kt_twostage.results import plots
-from kt_twostage.results.plots import COLORS as _COLORS
 
 
 def incumbent_matrix(results, epochs) -> np.ndarray:
@@ -49,7 +48,7 @@ def write_regret_plot(run, path) -> str:
         shown = []
         for number, tuner in enumerate(run.tuners):
             x, mean, low, high = regret_bands(grouped[multiple, tuner], epochs, optimum)
-            color = _COLORS[number % len(_COLORS)]
+            color = plots.COLORS[number % len(plots.COLORS)]
             axis.plot(x, mean, color=color, label=tuner, linewidth=1.5)
             axis.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
             shown.append((x, mean, low, high))

@@ -26,6 +26,7 @@ from kt_twostage.compare.budget import (
     random_search_trials,
 )
 from kt_twostage.replay.settings import LEARNING_RATE_HP, OBJECTIVE, UNITS_HP
+from kt_twostage.schedule.compass import COMPASS, VARIANT_OPTIONS, VARIANT_PATIENCE
 
 REFERENCE = "two-stage"
 
@@ -78,10 +79,6 @@ def hyperband(space, budget, seed, settings):
     )
 
 
-# Early stopping of the stage-2 variants: 2 epochs without improvement.
-VARIANT_PATIENCE = 2
-
-
 def two_stage_variant(**options):
     """A factory of the two-stage rule with `TwoStageOracle` `options`.
 
@@ -113,7 +110,10 @@ def two_stage_variant(**options):
     return factory
 
 
-EARLY_STOP = {"stage2_patience": VARIANT_PATIENCE, "reinvest_stopped_epochs": True}
+EARLY_STOP = {
+    "stage2_patience": VARIANT_PATIENCE,
+    "reinvest_stopped_epochs": True,
+}
 TUNERS = {
     # The reference rule; it stops when its schedule ends, also when the
     # budget would allow more.
@@ -123,9 +123,9 @@ TUNERS = {
     "hyperband": hyperband,
     # The variant: a compass search from the stage-1 learning rate, with
     # early-stopped trials whose saved epochs buy more stage-2 steps...
-    "two-stage-compass": two_stage_variant(stage2_rule="compass", **EARLY_STOP),
+    "two-stage-compass": two_stage_variant(**VARIANT_OPTIONS),
     # ... and each of its two parts alone.
-    "two-stage-compass-only": two_stage_variant(stage2_rule="compass"),
+    "two-stage-compass-only": two_stage_variant(stage2_rule=COMPASS),
     "two-stage-early-stop": two_stage_variant(**EARLY_STOP),
 }
 # Run when `--tuners` is not given.

@@ -26,20 +26,10 @@ COLORS = (
     "#bcbd22",
     "#17becf",
 )
-_COLORS = COLORS
 
 
 def new_figure(ncols=1, width=7.0, height=4.5, sharey=False):
     """A matplotlib `Figure` on the Agg canvas and its `ncols` axes."""
-    return _new_figure(ncols, width, height, sharey)
-
-
-def save_png(figure, path) -> str:
-    """Write `figure` as a PNG at `path`, atomically; returns the path."""
-    return _save(figure, path)
-
-
-def _new_figure(ncols=1, width=7.0, height=4.5, sharey=False):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -54,7 +44,8 @@ def _new_figure(ncols=1, width=7.0, height=4.5, sharey=False):
     return figure, axes
 
 
-def _save(figure, path):
+def save_png(figure, path) -> str:
+    """Write `figure` as a PNG at `path`, atomically; returns the path."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     with _io.atomic_file(path, binary=True) as handle:
@@ -87,13 +78,13 @@ def plot_best_so_far(curves, path, *, xlabel, ylabel, title, references=None):
         path: Where to write the PNG.
         references: Optional `{label: value}` drawn as dashed horizontal lines.
     """
-    figure, (axis,) = _new_figure()
+    figure, (axis,) = new_figure()
     for number, (label, runs) in enumerate(curves.items()):
         runs = [[(x, y) for x, y in points if y is not None] for points in runs]
         runs = [points for points in runs if points]
         if not runs:
             continue
-        color = _COLORS[number % len(_COLORS)]
+        color = COLORS[number % len(COLORS)]
         end = max(points[-1][0] for points in runs)
         start = max(points[0][0] for points in runs)
         xs = sorted(
@@ -125,12 +116,12 @@ def plot_best_so_far(curves, path, *, xlabel, ylabel, title, references=None):
     axis.set_title(title)
     axis.grid(alpha=0.3)
     axis.legend(fontsize="small", loc="lower right")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_stage1(series, path, *, ylabel="validation score", title=None):
     """Stage-1 score against units: `{label: [(units, score), ...]}`."""
-    figure, (axis,) = _new_figure()
+    figure, (axis,) = new_figure()
     for number, (label, points) in enumerate(series.items()):
         points = [(x, y) for x, y in points if y is not None]
         if not points:
@@ -141,7 +132,7 @@ def plot_stage1(series, path, *, ylabel="validation score", title=None):
             [str(x) for x in xs] if _is_categorical(xs) else xs,
             ys,
             marker="o",
-            color=_COLORS[number % len(_COLORS)],
+            color=COLORS[number % len(COLORS)],
             label=label,
         )
     axis.set_xlabel("units (stage-1 architecture value)")
@@ -150,7 +141,7 @@ def plot_stage1(series, path, *, ylabel="validation score", title=None):
     axis.grid(alpha=0.3)
     if len(series) > 1 or any(series):
         axis.legend(fontsize="small")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_stage2_path(series, path, *, ylabel="validation score", title=None):
@@ -160,11 +151,11 @@ def plot_stage2_path(series, path, *, ylabel="validation score", title=None):
         series: `{label: [(stage-2 trial number, learning rate, score), ...]}`;
             a failed trial has score None.
     """
-    figure, (top, bottom) = _new_figure(ncols=2, width=10.0, height=4.2)
+    figure, (top, bottom) = new_figure(ncols=2, width=10.0, height=4.2)
     for number, (label, points) in enumerate(series.items()):
         if not points:
             continue
-        color = _COLORS[number % len(_COLORS)]
+        color = COLORS[number % len(COLORS)]
         steps = [point[0] for point in points]
         top.plot(
             steps, [point[1] for point in points], marker="o", color=color, label=label
@@ -192,7 +183,7 @@ def plot_stage2_path(series, path, *, ylabel="validation score", title=None):
         top.legend(fontsize="small")
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def _is_categorical(values):

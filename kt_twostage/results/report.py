@@ -45,10 +45,9 @@ def report_markdown(project, project_dir=None) -> str:
             "",
         ]
         done = sum(1 for row in rows if row["status"] in ("COMPLETED", "FAILED"))
-        if done < len(schedule["units_grid"]) + schedule["stage2_trials"] and (
-            schedule.get("stage2_epoch_budget") is None
-        ):
-            total = len(schedule["units_grid"]) + schedule["stage2_trials"]
+        total = len(schedule["units_grid"]) + schedule["stage2_trials"]
+        # With an epoch budget the number of trials is not known in advance.
+        if done < total and schedule.get("stage2_epoch_budget") is None:
             lines += [f"**Unfinished:** {done} of {total} trials ended.", ""]
     chosen = project["chosen"]
     lines += ["## Chosen configuration", ""]

@@ -33,6 +33,16 @@ from kt_twostage.schedule import rule
 COMPASS = "compass"
 REFERENCE = "reference"
 STAGE2_RULES = (REFERENCE, COMPASS)
+# The variant the comparisons run (`compare`'s `twostage-compass`, `replay`'s
+# `two-stage-compass`), as `TwoStageOracle`/`TwoStageTuner` options: this rule,
+# stage-2 trials stopped after 2 epochs without improvement, and the saved
+# epochs reinvested in more stage-2 trials.
+VARIANT_PATIENCE = 2
+VARIANT_OPTIONS = {
+    "stage2_rule": COMPASS,
+    "stage2_patience": VARIANT_PATIENCE,
+    "reinvest_stopped_epochs": True,
+}
 # Steps below this (in log learning rate) would repeat a learning rate.
 _SMALLEST_STEP = 1e-6
 
