@@ -15,12 +15,12 @@ from oracle_driver import (
     run_to_end,
     score_from_values,
 )
+from schedule_config import make_config
 
 from kt_twostage import TwoStageOracle
 from kt_twostage.schedule import (
     BRANCH_KEY,
     IDLE,
-    ScheduleConfig,
     TrialPlan,
     TrialRecord,
     compass,
@@ -111,17 +111,13 @@ def test_bad_start_is_refused():
 def config(**overrides):
     settings = dict(
         units_grid=(10, 20),
-        stage1_learning_rate=0.001,
         max_learning_rate=HIGH,
-        stage1_epochs=1,
         stage2_epochs=5,
         stage2_trials=3,
-        direction="max",
         stage2_rule="compass",
         min_learning_rate=LOW,
     )
-    settings.update(overrides)
-    return ScheduleConfig(**settings)
+    return make_config(**{**settings, **overrides})
 
 
 STAGE1 = [TrialRecord(1, 10, 0.001, 0.5), TrialRecord(1, 20, 0.001, 0.6)]

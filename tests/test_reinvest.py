@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import tiny_model
 from oracle_driver import STOPPED, make_oracle
+from schedule_config import make_config
 
 from kt_twostage import TwoStageOracle
 from kt_twostage.replay.lookup import early_stop_epoch
 from kt_twostage.schedule import (
     IDLE,
     PATIENCE_KEY,
-    ScheduleConfig,
     TrialPlan,
     TrialRecord,
     planner,
@@ -22,17 +22,12 @@ from kt_twostage.schedule import (
 def config(**overrides):
     settings = dict(
         units_grid=(10, 20),
-        stage1_learning_rate=0.001,
-        max_learning_rate=0.02,
-        stage1_epochs=1,
         stage2_epochs=10,
         stage2_trials=3,
-        direction="max",
         stage2_patience=2,
         stage2_epoch_budget=30,
     )
-    settings.update(overrides)
-    return ScheduleConfig(**settings)
+    return make_config(**{**settings, **overrides})
 
 
 STAGE1 = [TrialRecord(1, 10, 0.001, 0.5), TrialRecord(1, 20, 0.001, 0.6)]
@@ -119,14 +114,19 @@ def test_stage2_trials_carry_the_patience(tmp_path):
     assert [v.get(PATIENCE_KEY) for v in values] == [None] * 3 + [2, 2]
 
 
-def test_saved_epochs_buy_more_stage2_trials(tmp_path):
-    oracle = make_oracle(
-        tmp_path,
+def reinvesting_oracle(directory):
+    """3 stage-2 trials of 10 epochs, patience 2, saved epochs reinvested."""
+    return make_oracle(
+        directory,
         stage2_trials=3,
         stage2_epochs=10,
         stage2_patience=2,
         reinvest_stopped_epochs=True,
     )
+
+
+def test_saved_epochs_buy_more_stage2_trials(tmp_path):
+    oracle = reinvesting_oracle(tmp_path)
     # Every stage-2 trial peaks at its second epoch and stops at its fourth.
     ran = run(oracle, lambda index: 1)
     stage2_epochs = [epochs for stage, epochs in ran if stage == 2]
@@ -136,13 +136,7 @@ def test_saved_epochs_buy_more_stage2_trials(tmp_path):
 
 
 def test_trials_that_do_not_stop_keep_the_reference_length(tmp_path):
-    oracle = make_oracle(
-        tmp_path,
-        stage2_trials=3,
-        stage2_epochs=10,
-        stage2_patience=2,
-        reinvest_stopped_epochs=True,
-    )
+    oracle = reinvesting_oracle(tmp_path)
     ran = run(oracle, lambda index: 9)  # the best epoch is the last
     assert [epochs for stage, epochs in ran if stage == 2] == [10, 10, 10]
 

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from schedule_config import make_config
 
 from kt_twostage import schedule
 from kt_twostage.schedule import (
@@ -13,20 +14,6 @@ from kt_twostage.schedule import (
     TrialPlan,
     TrialRecord,
 )
-
-
-def make_config(**overrides):
-    settings = dict(
-        units_grid=(10, 20, 30),
-        stage1_learning_rate=0.001,
-        max_learning_rate=0.02,
-        stage1_epochs=1,
-        stage2_epochs=30,
-        stage2_trials=4,
-        direction="max",
-    )
-    settings.update(overrides)
-    return ScheduleConfig(**settings)
 
 
 def run_schedule(config, score_of):
