@@ -43,6 +43,8 @@ class TableProfile:
         epochs: Integer, epochs of every run.
         batch_size: Integer, the training batch size.
         description: String, what the profile is for.
+        model: String, the model recorded (see `tabular.models`):
+            `lstm-rmsprop` (the reference), `gru-adam` or `conv1d-adam`.
     """
 
     data: str | None = None
@@ -57,8 +59,12 @@ class TableProfile:
     epochs: int = 10
     batch_size: int = 32
     description: str = ""
+    model: str = "lstm-rmsprop"
 
     def __post_init__(self):
+        from kt_twostage.tabular.models import check_model
+
+        check_model(self.model)
         check_positive_int("num_words", self.num_words)
         check_positive_int("max_length", self.max_length)
         check_positive_int("epochs", self.epochs)
@@ -148,6 +154,30 @@ TABLE_PROFILES = {
         description="5,000 training reviews (4,000 fit, 1,000 validation), "
         "5,000 test reviews, 80 tokens, 10,000 words; units 16-128; 10 "
         "learning rates from 7.8e-5 to 0.02; 3 seeds; 10 epochs",
+    ),
+    # Other problems for the benchmark suite: another model and optimizer
+    # on imdb-short's data, 4 seeds.
+    "imdb-gru-adam": TableProfile(
+        model="gru-adam",
+        num_words=10000,
+        max_length=80,
+        train_reviews=5000,
+        seeds=(0, 1, 2, 3),
+        learning_rates=halving_rates(halvings=8),
+        description="GRU + Adam on imdb-short's data (5,000 training reviews, "
+        "80 tokens, 10,000 words); units 16-128; 10 learning rates from "
+        "7.8e-5 to 0.02; 4 seeds; 10 epochs",
+    ),
+    "imdb-conv1d-adam": TableProfile(
+        model="conv1d-adam",
+        num_words=10000,
+        max_length=80,
+        train_reviews=5000,
+        seeds=(0, 1, 2, 3),
+        learning_rates=halving_rates(halvings=8),
+        description="Conv1D (units = filters, kernel 5) + global max pooling + "
+        "Adam on imdb-short's data; units 16-128; 10 learning rates from "
+        "7.8e-5 to 0.02; 4 seeds; 10 epochs",
     ),
     # The reference problem, for a GPU: hours there, weeks on a CPU.
     "imdb-reference": TableProfile(

@@ -82,8 +82,14 @@ def check_profile_matches(path, profile: TableProfile) -> dict | None:
     differences = [
         f"{key}: table has {saved[key]!r}, now {current[key]!r}"
         for key in current
-        if key != "description" and saved.get(key) != current[key]
+        if key not in ("description", "seeds") and saved.get(key) != current[key]
     ]
+    # More seeds extend a table: its recorded seeds must come first.
+    if current["seeds"][: len(saved["seeds"])] != saved["seeds"]:
+        differences.append(
+            f"seeds: table has {saved['seeds']!r}, now {current['seeds']!r} "
+            "(more seeds may only be added after the recorded ones)"
+        )
     if differences:
         raise table.TableError(
             f"The table {path} was recorded with other settings ("
@@ -166,6 +172,10 @@ def record_table(
     session = _session(command, deterministic)
     sidecar = sidecar or _new_sidecar(profile, profile_name, train, validation, test)
     _check_same_data(path, sidecar, train, validation, test)
+    # Extending the seeds: the sidecar describes the grid now recorded.
+    sidecar["profile"]["seeds"] = list(profile.seeds)
+    sidecar["grid"]["seeds"] = list(profile.seeds)
+    sidecar["grid"]["runs"] = len(profile.runs)
     sidecar["sessions"].append(session)
     sidecar["runs_done"] = len(profile.runs) - len(todo)
     table.write_sidecar(path, sidecar)
@@ -270,25 +280,20 @@ def _check_same_data(path, sidecar, train, validation, test):
 def train_run(profile: TableProfile, run, train, validation, test) -> list[dict]:
     """Train one run and return its rows, one per epoch."""
     import keras
-    import keras_tuner
 
     from kt_twostage import reproducibility
-    from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
+    from kt_twostage.tabular.models import build_model
 
     units, learning_rate, seed = run
     keras.backend.clear_session()
     reproducibility.set_seed(seed)
-    hp = keras_tuner.HyperParameters()
-    hp.Fixed("units", units)
-    hp.Fixed("learning_rate", learning_rate)
-    hypermodel = ImdbLstmHyperModel(
+    model = build_model(
+        profile.model,
         num_words=profile.num_words,
-        units=(units, units, 1),
-        max_learning_rate=max(profile.learning_rates),
-        default_learning_rate=min(profile.learning_rates),
-        min_learning_rate=min(profile.learning_rates) / 2,
+        units=units,
+        learning_rate=learning_rate,
+        learning_rates=profile.learning_rates,
     )
-    model = hypermodel.build(hp)
     rows = []
     for epoch in range(1, profile.epochs + 1):
         start = time.perf_counter()
