@@ -146,7 +146,7 @@ def test_halving_rates_are_the_rules_and_the_stage1_rate():
 
 
 def test_profiles_meet_the_table_requirements():
-    for name in ("imdb-cpu", "imdb-short"):
+    for name in ("imdb-cpu", "imdb-short", "imdb-gru-adam", "imdb-conv1d-adam"):
         profile = TABLE_PROFILES[name]
         assert len(profile.units) >= 4 and len(profile.seeds) >= 2
         assert profile.epochs >= 10 and profile.test_reviews >= 5000
@@ -244,6 +244,62 @@ def test_other_settings_are_refused_and_nothing_changes(tmp_path):
             dataclasses.replace(TINY, epochs=3), path, log=lambda line: None
         )
     assert path.read_text() == before
+
+
+def test_more_seeds_extend_a_table_and_fewer_are_refused(tmp_path, monkeypatch):
+    path = tmp_path / "tiny.csv"
+    record.record_table(TINY, path, deterministic=False, log=lambda line: None)
+    trained = []
+    real = record.train_run
+
+    def counting(profile, run, *args):
+        trained.append(run)
+        return real(profile, run, *args)
+
+    monkeypatch.setattr(record, "train_run", counting)
+    more = dataclasses.replace(TINY, seeds=(0, 1))
+    sidecar = record.record_table(more, path, deterministic=False, log=print)
+    # Only the new seed's runs are trained, and the sidecar says 2 seeds.
+    assert sorted({run[2] for run in trained}) == [1] and len(trained) == 4
+    assert sidecar["grid"]["seeds"] == [0, 1] and sidecar["grid"]["runs"] == 8
+    assert table.read_sidecar(path)["profile"]["seeds"] == [0, 1]
+    assert table.read_table(path).runs == 8
+    before = path.read_text()
+    with pytest.raises(table.TableError, match="added after the recorded ones"):
+        record.record_table(
+            dataclasses.replace(TINY, seeds=(1,)), path, log=lambda line: None
+        )
+    assert path.read_text() == before
+
+
+@pytest.mark.parametrize("model", ["gru-adam", "conv1d-adam"])
+def test_other_models_record_a_table(tmp_path, model):
+    profile = dataclasses.replace(TINY, model=model, units=(8,), seeds=(0,))
+    path = tmp_path / f"{model}.csv"
+    sidecar = record.record_table(
+        profile, path, deterministic=False, log=lambda line: None
+    )
+    assert sidecar["profile"]["model"] == model
+    assert table.read_table(path).runs == 2
+
+
+def test_models_build_what_they_say():
+    from kt_twostage.tabular.models import build_model
+
+    layers = {
+        name: [
+            type(layer).__name__
+            for layer in build_model(
+                name, num_words=50, units=4, learning_rate=0.01, learning_rates=(0.01,)
+            ).layers
+        ]
+        for name in ("lstm-rmsprop", "gru-adam", "conv1d-adam")
+    }
+    assert layers["lstm-rmsprop"] == ["Embedding", "LSTM", "Dense"]
+    assert layers["gru-adam"] == ["Embedding", "GRU", "Dense"]
+    assert layers["conv1d-adam"][1:3] == ["Conv1D", "GlobalMaxPooling1D"]
+    with pytest.raises(ValueError, match="argument `model`, expected one of"):
+        dataclasses.replace(TINY, model="transformer")
 
 
 def test_record_cli_is_deterministic_run_to_run(tmp_path):
