@@ -109,7 +109,11 @@ class TwoStageTuner(keras_tuner.Tuner):
         keep_checkpoints=None,
         **kwargs,
     ):
-        tuner_checks.check_tuner_arguments(type(self), hypermodel, kwargs)
+        tuner_checks.check_tuner_arguments(
+            hypermodel,
+            kwargs,
+            overrides_run_trial=type(self).run_trial is not TwoStageTuner.run_trial,
+        )
         self.objective_given = objective is not None
         objective = objective if self.objective_given else DEFAULT_OBJECTIVE
         if stage2_patience is not None:

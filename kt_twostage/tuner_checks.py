@@ -17,16 +17,13 @@ DEFAULT_OBJECTIVE = "val_accuracy"
 NOT_SAVED = object()
 
 
-def _overrides_run_trial(cls) -> bool:
-    """Whether `cls` (a `TwoStageTuner` class) has its own `run_trial`."""
-    from kt_twostage.tuner import TwoStageTuner
+def check_tuner_arguments(hypermodel, kwargs, *, overrides_run_trial):
+    """Keras Tuner's checks, said in the two-stage schedule's words.
 
-    return cls.run_trial is not TwoStageTuner.run_trial
-
-
-def check_tuner_arguments(cls, hypermodel, kwargs):
-    """Keras Tuner's checks, said in the two-stage schedule's words."""
-    if hypermodel is None and not _overrides_run_trial(cls):
+    `overrides_run_trial`: whether the tuner's class defines its own
+    `run_trial` (then it may declare the search space without a hypermodel).
+    """
+    if hypermodel is None and not overrides_run_trial:
         # Keras Tuner's own words (`Tuner.__init__`), which this class's
         # `run_trial` would otherwise skip.
         raise ValueError(
