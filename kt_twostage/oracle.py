@@ -119,8 +119,12 @@ class TwoStageOracle(ResilientOracle):
             `stage1_learning_rate` (`kt_twostage.schedule.compass`): one step
             (a factor of 2) from the best learning rate so far, the other
             direction after a trial that does not improve, half the step when
-            both failed; within the hyperparameter's range. Sequential stage
-            2 only. Defaults to `"reference"`.
+            both failed; within the hyperparameter's range. `"scout"`: first
+            4 learning rates spread over the hyperparameter's whole range
+            (the centres of 4 equal bins of log(learning rate)), then the
+            compass search from the best of them
+            (`kt_twostage.schedule.scout`). Sequential stage 2 only.
+            Defaults to `"reference"`.
 
     Example, with a plain `keras_tuner.Tuner`: its hypermodel trains each
     trial for the epochs of the trial's stage, as `ImdbLstmHyperModel` does
@@ -268,11 +272,11 @@ class TwoStageOracle(ResilientOracle):
                 else None
             ),
             stage2_rule=self.stage2_rule,
-            # Only the compass rule needs it (and projects made before it
+            # Only the compass and scout rules need it (and projects made before it
             # existed have none to compare on resume).
             min_learning_rate=(
                 float(learning_rate.min_value)
-                if self.stage2_rule == compass.COMPASS
+                if self.stage2_rule in compass.LINE_SEARCH_RULES
                 else None
             ),
         )

@@ -48,16 +48,16 @@ def resume_error(project_dir, differences) -> ValueError:
 
 
 def check_stage2_rule(stage2_rule, parallelism) -> str:
-    """`"reference"` or `"compass"`; the compass rule is sequential."""
+    """`"reference"`, `"compass"` or `"scout"`; the last two are sequential."""
     if stage2_rule not in compass.STAGE2_RULES:
         raise ValueError(
             "Received an invalid value for argument `stage2_rule`, expected one "
             f"of {list(compass.STAGE2_RULES)}, got {stage2_rule!r}."
         )
-    if stage2_rule == compass.COMPASS and parallelism > 1:
+    if stage2_rule in compass.LINE_SEARCH_RULES and parallelism > 1:
         raise ValueError(
-            f"Received `stage2_rule='compass'` with `stage2_parallelism="
-            f"{parallelism}`: the compass rule's next learning rate depends on "
+            f"Received `stage2_rule={stage2_rule!r}` with `stage2_parallelism="
+            f"{parallelism}`: the {stage2_rule} rule's next learning rate depends on "
             "every score before it, so stage 2 runs one trial at a time. Use "
             "`stage2_parallelism=1`."
         )

@@ -194,7 +194,10 @@ def test_changing_the_rule_on_resume_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"stage2_rule": "bisect"}, "expected one of \\['reference', 'compass'\\]"),
+        (
+            {"stage2_rule": "bisect"},
+            "expected one of \\['reference', 'compass', 'scout'\\]",
+        ),
         ({"stage2_rule": "compass", "stage2_parallelism": 3}, "one trial at a time"),
     ],
 )

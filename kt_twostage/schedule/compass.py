@@ -32,7 +32,10 @@ from kt_twostage.schedule import rule
 
 COMPASS = "compass"
 REFERENCE = "reference"
-STAGE2_RULES = (REFERENCE, COMPASS)
+SCOUT = "scout"
+STAGE2_RULES = (REFERENCE, COMPASS, SCOUT)
+# The rules that search from the scores one trial at a time (sequential).
+LINE_SEARCH_RULES = (COMPASS, SCOUT)
 # The variant the comparisons run (`compare`'s `twostage-compass`, `replay`'s
 # `two-stage-compass`), as `TwoStageOracle`/`TwoStageTuner` options: this rule,
 # stage-2 trials stopped after 2 epochs without improvement, and the saved
@@ -80,14 +83,51 @@ def learning_rates(
             f"Expected 0 < low <= start <= high, got low={low}, start={start}, "
             f"high={high}."
         )
+    return search_from(scores, (start,), low, high, direction, factor)
+
+
+def search_from(
+    scores: Sequence,
+    starts: Sequence[float],
+    low: float,
+    high: float,
+    direction: str,
+    factor: float = 2.0,
+) -> list[float]:
+    """Learning rates of a compass search that first tries every start.
+
+    Trials 1..len(starts) are `starts`, in order; then the search goes on
+    from the best of them (down first, a step of `factor`), as
+    `learning_rates` does from its one start. Used by the scout rule
+    (`schedule.scout`).
+
+    Args:
+        scores: The scores of the trials so far, in order (None: failed).
+        starts: Floats within `[low, high]`, tried first.
+        low, high, direction, factor: as in `learning_rates`.
+    """
     bounds = (math.log(low), math.log(high))
-    search = _Search(math.log(start), None, math.log(factor), -1, False)
-    x = search.best_x
-    rates = [start]
-    for score in scores:
-        search = _after(search, x, score, direction)
-        search = dataclasses.replace(search, tried=(*search.tried, x))
-        search, x = _next_point(search, bounds)
+    points = [math.log(start) for start in starts]
+    search = _Search(points[0], None, math.log(factor), -1, False)
+    x = points[0]
+    rates = [_rate(x) if len(points) > 1 else starts[0]]
+    for index, score in enumerate(scores):
+        if index < len(points) and len(points) > 1:
+            # Trying the starts: keep the best, turn nowhere.
+            if score is not None and (
+                search.best_score is None
+                or rule.is_better(score, search.best_score, direction)
+            ):
+                search = dataclasses.replace(search, best_x=x, best_score=score)
+            search = dataclasses.replace(search, tried=(*search.tried, x))
+            if index + 1 < len(points):
+                x = points[index + 1]
+            else:
+                search, x = _next_point(search, bounds)
+        else:
+            search = _after(search, x, score, direction)
+            search = dataclasses.replace(search, tried=(*search.tried, x))
+            search, x = _next_point(search, bounds)
         rates.append(_rate(x))
     return rates
 

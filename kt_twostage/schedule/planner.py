@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kt_twostage.schedule import compass, ranking, rule
+from kt_twostage.schedule import compass, ranking, rule, scout
 from kt_twostage.schedule.config import (
     ARCHITECTURE_STAGE,
     IDLE,
@@ -185,7 +185,7 @@ def next_trial(
     if _epoch_budget_spent(config, trials):
         return _when_spent(trials)
     units = ranking.chosen_units(config, stage1)
-    if config.stage2_rule == compass.COMPASS:
+    if config.stage2_rule in compass.LINE_SEARCH_RULES:
         return _next_compass_trial(config, trials, units)
     if nodes is None:
         nodes = ranking.stage2_nodes(trials, config.direction)
@@ -230,17 +230,24 @@ def _when_spent(trials):
 
 
 def _next_compass_trial(config: ScheduleConfig, trials, units):
-    """The compass rule's next stage-2 trial (sequential: one at a time)."""
+    """The compass or scout rule's next stage-2 trial (one at a time)."""
     stage2 = [t for t in trials if t.stage == LEARNING_RATE_STAGE]
     if not all(t.ended for t in stage2):
         return IDLE
     if config.stage2_epoch_budget is None and len(stage2) >= config.stage2_trials:
         return STOPPED
-    rates = compass.learning_rates(
-        [t.score for t in stage2],
-        start=config.stage1_learning_rate,
-        low=config.min_learning_rate or config.stage1_learning_rate,
-        high=config.max_learning_rate,
-        direction=config.direction,
-    )
+    scores = [t.score for t in stage2]
+    low = config.min_learning_rate or config.stage1_learning_rate
+    if config.stage2_rule == compass.SCOUT:
+        rates = scout.learning_rates(
+            scores, low, config.max_learning_rate, config.direction
+        )
+    else:
+        rates = compass.learning_rates(
+            scores,
+            start=config.stage1_learning_rate,
+            low=low,
+            high=config.max_learning_rate,
+            direction=config.direction,
+        )
     return TrialPlan(LEARNING_RATE_STAGE, units, rates[-1], config.stage2_epochs)
