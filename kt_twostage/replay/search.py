@@ -8,7 +8,12 @@ each trial from the table instead of training:
   `tuner/epochs - tuner/initial_epoch` when the oracle sets them (Hyperband,
   the two-stage stages), else `stage2_epochs` (RandomSearch,
   BayesianOptimization). The first trial that does not fit ends the search
-  (it is not run); so does the oracle saying STOPPED.
+  (it is not run); so does the oracle saying STOPPED. A trial that early
+  stopping ends (the two-stage rule's patience, or `SEARCH_PATIENCE` for a
+  tuner run with Keras' `EarlyStopping`) is charged the epochs it trained.
+- **Optuna.** A tuner whose factory returns an `OptunaSearch` is driven by
+  ask and tell instead (`kt_twostage.replay.optuna_search`), under the same
+  budget, lookup and scoring rules.
 - **Lookup.** A new trial draws one of the table's seeds from the search's
   own random stream and gets that seed's curves, interpolated in
   log(learning rate) between recorded rates (`CurveLookup`). A continued
@@ -46,7 +51,7 @@ from kt_twostage.replay.settings import (
     ReplaySettings,
     SearchSpace,
 )
-from kt_twostage.replay.tuners import TUNERS
+from kt_twostage.replay.tuners import SEARCH_PATIENCE, TUNERS
 from kt_twostage.schedule.config import PATIENCE_KEY
 
 RUNNING = trial_module.TrialStatus.RUNNING
@@ -200,6 +205,15 @@ def replay_search(
     start = time.perf_counter()
     oracle_seed, rng = search_streams(replay_seed, search.tuner, search.seed_index)
     oracle = TUNERS[search.tuner](space, search.budget_epochs, oracle_seed, settings)
+    if hasattr(oracle, "run_trials"):
+        # Not a Keras Tuner oracle: an `OptunaSearch`.
+        trials, chosen_id, incumbents, ended_by = oracle.run_trials(
+            lookup, settings, search.budget_epochs, rng
+        )
+        return _result(
+            search, oracle_seed, trials, chosen_id, incumbents, ended_by, start
+        )
+    patience = SEARCH_PATIENCE.get(search.tuner)
     # As `Tuner.search(verbose=0)`: the oracle prints nothing.
     oracle.verbose = 0
     project_root = tempfile.mkdtemp(prefix="kt-replay-", dir=directory)
@@ -211,11 +225,17 @@ def replay_search(
             # hits a bound: a message per fit, not an error.
             warnings.simplefilter("ignore", UserWarning)
             trials, incumbents, ended_by = _run_trials(
-                oracle, lookup, settings, search.budget_epochs, rng
+                oracle, lookup, settings, search.budget_epochs, rng, patience
             )
-        chosen = trials[oracle.get_best_trials(1)[0].trial_id]
+        chosen_id = oracle.get_best_trials(1)[0].trial_id
     finally:
         shutil.rmtree(project_root, ignore_errors=True)
+    return _result(search, oracle_seed, trials, chosen_id, incumbents, ended_by, start)
+
+
+def _result(search, oracle_seed, trials, chosen_id, incumbents, ended_by, start):
+    """The `SearchResult` of a search's `{trial_id: TrialLog}`."""
+    chosen = trials[chosen_id]
     return SearchResult(
         search=search,
         oracle_seed=oracle_seed,
@@ -233,8 +253,11 @@ def replay_search(
     )
 
 
-def _run_trials(oracle, lookup, settings, budget, rng):
+def _run_trials(oracle, lookup, settings, budget, rng, patience=None):
     """Trials until the budget or the oracle ends the search.
+
+    `patience`: Keras' `EarlyStopping` patience of every trial, where the
+    oracle sets none itself.
 
     Returns `({trial_id: TrialLog}, incumbents, ended_by)`.
     """
@@ -254,7 +277,7 @@ def _run_trials(oracle, lookup, settings, budget, rng):
         if used + last - initial > budget:
             ended_by = ENDED_BY_BUDGET
             break
-        log = _look_up(trial, trials, lookup, rng, initial, last)
+        log = _look_up(trial, trials, lookup, rng, initial, last, patience)
         # As Keras Tuner reports a History: the best epoch's index in the fit.
         step = log.best_epoch - log.first_epoch
         oracle.update_trial(trial.trial_id, {OBJECTIVE: log.val_accuracy}, step=step)
@@ -273,7 +296,7 @@ def _run_trials(oracle, lookup, settings, budget, rng):
     return trials, incumbents, ended_by
 
 
-def _look_up(trial, trials, lookup, rng, initial, last) -> TrialLog:
+def _look_up(trial, trials, lookup, rng, initial, last, patience) -> TrialLog:
     values = trial.hyperparameters.values
     parent_id = values.get("tuner/trial_id")
     if parent_id is None:
@@ -289,7 +312,7 @@ def _look_up(trial, trials, lookup, rng, initial, last) -> TrialLog:
         table_seed_index,
         initial + 1,
         last,
-        patience=values.get(PATIENCE_KEY),
+        patience=values.get(PATIENCE_KEY, patience),
     )
     return TrialLog(
         trial_id=trial.trial_id,
