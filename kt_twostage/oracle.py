@@ -131,9 +131,29 @@ class TwoStageOracle(ResilientOracle):
     (`TwoStageTuner` needs none of this).
 
     ```python
+    import keras
+    import keras_tuner
+    import numpy as np
+    from kt_twostage import TwoStageOracle
+
+    x_train = np.random.rand(200, 8).astype("float32")
+    y_train = (x_train.sum(axis=1) > 4).astype("float32")
+
+
     class ScheduledEpochs(keras_tuner.HyperModel):
         def build(self, hp):
-            return build_model(hp)
+            units = hp.Choice("units", [8, 16])
+            lr = hp.Float("learning_rate", 1e-4, 0.02, sampling="log", default=1e-3)
+            model = keras.Sequential([
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ])
+            model.compile(
+                optimizer=keras.optimizers.RMSprop(lr),
+                loss="binary_crossentropy",
+                metrics=["accuracy"],
+            )
+            return model
 
         def fit(self, hp, model, *args, **kwargs):
             kwargs["epochs"] = hp.values["tuner/epochs"]
@@ -144,7 +164,7 @@ class TwoStageOracle(ResilientOracle):
         objective="val_accuracy", stage2_trials=2, stage2_epochs=2
     )
     tuner = keras_tuner.Tuner(
-        oracle=oracle, hypermodel=ScheduledEpochs(), directory=directory
+        oracle=oracle, hypermodel=ScheduledEpochs(), directory="runs"
     )
     tuner.search(x_train, y_train, validation_split=0.2, verbose=0)
     ```

@@ -84,9 +84,32 @@ class TwoStageTuner(keras_tuner.Tuner):
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from kt_twostage import TwoStageTuner
+
+    x_train = np.random.rand(200, 8).astype("float32")
+    y_train = (x_train.sum(axis=1) > 4).astype("float32")
+
+
+    def build_model(hp):
+        width = hp.Choice("width", [8, 16])
+        lr = hp.Float("lr", 1e-4, 0.02, sampling="log", default=1e-3)
+        model = keras.Sequential([
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ])
+        model.compile(
+            optimizer=keras.optimizers.RMSprop(lr),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+
     tuner = TwoStageTuner(
         build_model, units_hp="width", learning_rate_hp="lr",
-        stage2_trials=2, stage2_epochs=2, directory=directory,
+        stage2_trials=2, stage2_epochs=2, directory="runs",
     )
     tuner.search(x_train, y_train, validation_split=0.2)
     best_hp = tuner.get_best_hyperparameters()[0]

@@ -296,8 +296,12 @@ def test_cli_writes_the_outputs(table, tmp_path, capsys):
     assert "## Budget 1x (48 epochs)" in markdown and "| hyperband |" in markdown
     # Each table row has as many cells as its header.
     for block in markdown.split("## Budget")[1:]:
-        table = [line for line in block.splitlines() if line.startswith("|")]
+        plain, noisy = block.split("### With the table's noise")
+        table = [line for line in plain.splitlines() if line.startswith("|")]
         assert "vs bayesian [95% CI]" in table[0]
+        assert {line.count("|") for line in table} == {table[0].count("|")}
+        table = [line for line in noisy.splitlines() if line.startswith("|")]
+        assert "vs random-es [CI]" in table[0] and "seed 1 |" in table[0]
         assert {line.count("|") for line in table} == {table[0].count("|")}
     assert "## Budget 1x" in capsys.readouterr().out
 

@@ -126,6 +126,8 @@ def load_imdb(path=None, *, num_words=88584, max_length=250, cache_dir=None):
     Example:
 
     ```python
+    from kt_twostage import load_imdb, sample_path
+
     data = load_imdb(sample_path(), num_words=10000, max_length=200)
     data.x_train.shape  # (1000, 200)
     data.vocabulary[:3]  # ['', '[UNK]', 'the']

@@ -59,6 +59,9 @@ class ImdbLstmHyperModel(keras_tuner.HyperModel):
     Example:
 
     ```python
+    import keras_tuner
+    from kt_twostage import ImdbLstmHyperModel
+
     hypermodel = ImdbLstmHyperModel(num_words=10000, units=(16, 64, 16))
     hp = keras_tuner.HyperParameters()
     hp.Fixed("units", 32)

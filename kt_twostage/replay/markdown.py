@@ -26,6 +26,17 @@ DEFINITIONS = f"""\
   ended (the others ended when the oracle said it was done: the two-stage
   rule when its schedule ends, RandomSearch and BayesianOptimization after
   `budget // stage2_epochs` trials).
+- **With the table's noise**: 95% percentile intervals of a hierarchical
+  bootstrap that, in every replicate, resamples each configuration's
+  recorded runs with replacement and then the searches, and re-reads each
+  search's outcome (its chosen configuration, epoch and drawn run index
+  held fixed) from the resampled table. They cover which searches ran and
+  the training noise of the chosen configurations as the recorded seeds
+  show it; not that another recording would make the tuners choose
+  differently. **Rank**: 1 is the best mean among the tuners replayed.
+  **Normalised regret**: (optimum - outcome) / (optimum - mean recorded
+  configuration). **Per recorded seed**: the mean outcome when every
+  search's choice is scored on that recorded seed alone.
 - **Lookup**: each trial draws one of the table's seeds; learning rates
   between recorded ones get curves interpolated linearly in log(learning
   rate); Hyperband's continued trials continue their parent's curve.
@@ -96,6 +107,36 @@ def _header(details) -> list[str]:
     ]
 
 
+def _noise_rows(entries, versus) -> list[str]:
+    """The table-noise table of one budget."""
+    seeds = list(next(iter(entries.values()))["table_noise"]["by_recorded_seed"])
+    lines = [
+        "| tuner | mean [table-noise CI] | rank [CI] | normalised regret [CI] |"
+        + "".join(f" vs {name} [CI] |" for name in versus)
+        + "".join(f" seed {seed} |" for seed in seeds),
+        "|" + "---|" * (4 + len(versus) + len(seeds)),
+    ]
+    for tuner, entry in entries.items():
+        noise = entry["table_noise"]
+        cells = [
+            tuner,
+            _interval(*(noise["mean_test"][k] for k in _KEYS)),
+            _interval(*(noise["rank"][k] for k in _KEYS)).replace(".0000", ""),
+            _interval(*(noise["normalised_regret"][k] for k in _KEYS)),
+        ]
+        for name in versus:
+            diff = noise.get(f"diff_vs_{name}")
+            cells.append(_interval(*(diff[k] for k in _KEYS), True) if diff else "-")
+        cells += [f"{noise['by_recorded_seed'][seed]:.4f}" for seed in seeds]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+_KEYS = ("mean", "ci95_low", "ci95_high")
+# The table-noise differences shown in summary.md (summary.json has all).
+NOISE_VERSUS = (REFERENCE, "random-es", "bayesian-es")
+
+
 def summary_markdown(summary, details) -> str:
     """The Markdown text of `summary.json` and `replay.json` dicts."""
     lines = _header(details)
@@ -113,5 +154,9 @@ def summary_markdown(summary, details) -> str:
             _tuner_row(tuner, entry, baselines) for tuner, entry in entries.items()
         ]
         lines.append("")
+        if all("table_noise" in entry for entry in entries.values()):
+            versus = [name for name in NOISE_VERSUS if name in details["tuners"]]
+            lines += [f"### With the table's noise, budget {budget}", ""]
+            lines += _noise_rows(entries, versus) + [""]
     lines += ["## Definitions", "", DEFINITIONS]
     return "\n".join(lines)

@@ -9,7 +9,11 @@ and regret.png.
   that the budget ended rather than the oracle), `regret_mean`,
   `regret_ci95_low`, `regret_ci95_high`, and `diff_vs_two-stage` (the paired
   difference of outcomes to the reference rule, same seed index; absent for
-  the reference itself or when it was not run).
+  the reference itself or when it was not run), and `table_noise`: the
+  hierarchical bootstrap's 95% intervals of the mean outcome, the rank, the
+  normalised regret and the paired differences against every other tuner,
+  which include the table's own noise, with the per-recorded-seed means
+  (`kt_twostage.replay.bootstrap` says what they cover).
 - `replay.json`: the table, settings, budgets, optimum, seeds, timings.
 - `summary.md`: the same as tables, with the definitions.
 - `searches.csv`: one row per search.
@@ -45,7 +49,7 @@ FILES = (SUMMARY_FILE, DETAILS_FILE, MARKDOWN_FILE, SEARCHES_FILE, PLOT_FILE)
 
 
 def write_outputs(
-    run, out_dir, *, table_sha256=None, load_average=None, command=None
+    run, out_dir, *, table_sha256=None, load_average=None, command=None, noise=None
 ) -> dict:
     """Write every file of a replay into `out_dir`; returns `{name: path}`.
 
@@ -57,9 +61,13 @@ def write_outputs(
         load_average: Optional, the machine's load, recorded beside the
             timings.
         command: Optional string, the command line.
+        noise: The run's `table_noise`, if already computed.
     """
+    from kt_twostage.replay.table_noise import table_noise
+
     os.makedirs(out_dir, exist_ok=True)
-    summary = summarize(run)
+    noise = table_noise(run) if noise is None else noise
+    summary = summarize(run, noise)
     details = describe(
         run, table_sha256=table_sha256, load_average=load_average, command=command
     )

@@ -62,8 +62,15 @@ def results_by(run) -> dict:
     return grouped
 
 
-def summarize(run) -> dict:
-    """The `summary.json` dict of a `ReplayRun`."""
+def summarize(run, noise=None) -> dict:
+    """The `summary.json` dict of a `ReplayRun`.
+
+    `noise`: its `table_noise` (`{budget multiple: BudgetNoise}`); each tuner
+    entry then carries its `table_noise` intervals (the hierarchical
+    bootstrap's, against every other tuner).
+    """
+    from kt_twostage.replay.table_noise import noise_entries
+
     optimum = optimum_of(run).test_accuracy
     grouped = results_by(run)
     summary = {}
@@ -78,6 +85,9 @@ def summarize(run) -> dict:
             entries[tuner] = _tuner_entry(
                 grouped[multiple, tuner], baselines, optimum, epochs
             )
+        if noise is not None:
+            for tuner, entry in noise_entries(noise[multiple], run.tuners).items():
+                entries[tuner]["table_noise"] = entry
         summary[budget_label(multiple)] = entries
     return summary
 
