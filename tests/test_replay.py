@@ -239,10 +239,13 @@ def test_confidence_intervals():
 
 
 def replay_cli(table, tmp_path, *extra):
+    # One stage-1 rate: one entry, written into --out itself.
+    rate = () if "--stage1-learning-rate" in extra else ("--defaults", "0.001")
     return main(
         [
             "replay",
             table,
+            *rate,
             "--seeds",
             "3",
             "--budgets",
