@@ -1,10 +1,11 @@
 # `make demo` runs the two-stage search on the built-in IMDB sample;
-# `make test` runs ruff and the test suite. Both create .venv on first use.
+# `make test` runs ruff and the fast tests in parallel; `make test-all` (what CI
+# runs) adds the process-heavy ones (marked `heavy`). All create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-torch lint install clean
+.PHONY: demo test test-all test-torch lint install clean
 
 $(BIN)/kt-twostage: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,10 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto -m "not heavy and not torch"
+
+test-all: lint
+	$(BIN)/python -m pytest -n auto -m "not torch"
 
 # The PyTorch backend's test (its wheel is large, so it is not in `dev`).
 test-torch: install
