@@ -1,4 +1,4 @@
-"""Every Python code block of the documentation runs, as written, on tiny data.
+"""Every Python code block of the documentation runs as pasted, alone.
 
 Blocks (fenced ```python or ```py) come from:
 
@@ -8,30 +8,15 @@ Blocks (fenced ```python or ```py) come from:
   (`kt_twostage.<name>` packages that define one), and the methods and
   properties those classes define.
 
-Each block runs in a fresh namespace, in a temporary working directory (so
-`directory="runs"` lands there), with `KERAS_HOME` in a temporary folder (the
-tokenized IMDB cache). A docstring example uses the names of the public API
-without importing them, and the documentation's running example names its
-data `x_train`, `y_train` and its model function `build_model`; the block
-gets those names it uses but does not define itself, from `NAMESPACE`:
-
-- `keras`, `keras_tuner`, `np`, and every name of `kt_twostage.__all__`;
-- `x_train`, `y_train` (64 rows), `x_val`, `y_val`, `x_test`, `y_test`
-  (32 rows each): 3 float32 features, the label is 1 where the first two sum
-  above 0;
-- `build_model(hp)`: one `Dense` layer on the 3 features, compiled with
-  RMSprop; it declares the units hyperparameter (`Choice` of 2 and 4) and the
-  learning rate (log `Float` from 1e-4 to 0.02, default 1e-3) under the names
-  the block passes as `units_hp=` / `learning_rate_hp=` (else Keras Tuner's
-  `"units"` / `"learning_rate"`);
-- `directory`: `"runs"`;
-- `data`: `load_imdb(sample_path(), num_words=1000, max_length=50)`;
-- the file `aclImdb_v1.tar.gz` in the working directory: 8 training and 8
-  test reviews in the official layout (for a block that loads it by name).
-
-The text of a block is never changed. A block that uses a name it neither
-defines nor gets from the namespace fails, and so does one that names an
-absolute path (it would write outside its working directory).
+Each block is written to a file and run by a fresh Python interpreter, on its
+own, in an empty temporary working directory (so `directory="runs"` lands
+there), with `KERAS_HOME` in a temporary folder (the tokenized IMDB cache) and
+without `KT_TWOSTAGE_IMDB` or Keras Tuner's distributed variables. Nothing is
+injected: a block imports what it uses and makes its own data (random numbers,
+or the built-in IMDB sample), as a reader who pastes it would. The text of a
+block is never changed. A block that uses a name it neither defines nor
+imports fails before it runs, and so does one that names an absolute path (it
+would write outside its working directory).
 """
 
 from __future__ import annotations
@@ -40,30 +25,26 @@ import ast
 import builtins
 import importlib
 import inspect
-import io
+import os
 import pkgutil
 import re
-import tarfile
+import subprocess
+import sys
 from pathlib import Path
 
-import keras
-import keras_tuner
-import numpy as np
 import pytest
 
 import kt_twostage
 
 ROOT = Path(__file__).parents[1]
+# Each block runs in seconds; the limit only stops one that hangs.
+BLOCK_TIMEOUT_S = 600
 MARKDOWN = [
     ROOT / "README.md",
     *sorted((ROOT / "docs").glob("*.md")),
     *sorted((ROOT / "examples").glob("*.md")),
 ]
 FENCE = re.compile(r"^```(?:python|py)[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-
-# Blocks that are not run, with the reason (matched by their source and a
-# line of their code). Each is reported to the maintainers; the block is
-# still compiled and its names checked.
 
 
 # --------------------------------------------------------------------------- #
@@ -148,76 +129,6 @@ def collect():
 BLOCKS = collect()
 
 
-# --------------------------------------------------------------------------- #
-# The namespace.
-# --------------------------------------------------------------------------- #
-def tiny_data(samples, seed):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(samples, 3)).astype("float32")
-    y = (x[:, :2].sum(axis=1) > 0).astype("float32")
-    return x, y
-
-
-def make_build_model(units_hp, learning_rate_hp):
-    def build_model(hp):
-        units = hp.Choice(units_hp, [2, 4])
-        learning_rate = hp.Float(
-            learning_rate_hp, 1e-4, 0.02, sampling="log", default=1e-3
-        )
-        model = keras.Sequential(
-            [
-                keras.Input(shape=(3,)),
-                keras.layers.Dense(units, activation="relu"),
-                keras.layers.Dense(1, activation="sigmoid"),
-            ]
-        )
-        model.compile(
-            optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
-            loss="binary_crossentropy",
-            metrics=["accuracy"],
-            run_eagerly=True,
-        )
-        return model
-
-    return build_model
-
-
-def hp_name(code, argument, default):
-    match = re.search(rf"{argument}\s*=\s*[\"'](\w+)[\"']", code)
-    return match.group(1) if match else default
-
-
-def namespace_factories(code):
-    x_train, y_train = tiny_data(64, seed=0)
-    x_val, y_val = tiny_data(32, seed=1)
-    x_test, y_test = tiny_data(32, seed=2)
-    factories = {
-        "keras": lambda: keras,
-        "keras_tuner": lambda: keras_tuner,
-        "np": lambda: np,
-        "x_train": lambda: x_train,
-        "y_train": lambda: y_train,
-        "x_val": lambda: x_val,
-        "y_val": lambda: y_val,
-        "x_test": lambda: x_test,
-        "y_test": lambda: y_test,
-        "build_model": lambda: make_build_model(
-            hp_name(code, "units_hp", "units"),
-            hp_name(code, "learning_rate_hp", "learning_rate"),
-        ),
-        "directory": lambda: "runs",
-        "data": lambda: kt_twostage.load_imdb(
-            kt_twostage.sample_path(), num_words=1000, max_length=50
-        ),
-    }
-    for name in kt_twostage.__all__:
-        factories.setdefault(name, lambda name=name: getattr(kt_twostage, name))
-    return factories
-
-
-NAMESPACE = sorted(namespace_factories(""))
-
-
 def free_names(tree):
     """Names a block reads but neither assigns, imports nor defines."""
     loaded, bound = set(), set()
@@ -246,22 +157,6 @@ def absolute_paths(tree):
     ]
 
 
-def write_tiny_imdb_archive(path, reviews_per_class=4):
-    """An archive in the official `aclImdb` layout with a few short reviews."""
-    words = {
-        "pos": "a wonderful film with great acting and a moving story",
-        "neg": "a dull film with bad acting and a boring story",
-    }
-    with tarfile.open(path, "w:gz") as archive:
-        for split in ("train", "test"):
-            for label, text in words.items():
-                for i in range(reviews_per_class):
-                    data = f"{text} {i}".encode()
-                    info = tarfile.TarInfo(f"aclImdb/{split}/{label}/{i}_7.txt")
-                    info.size = len(data)
-                    archive.addfile(info, io.BytesIO(data))
-
-
 @pytest.fixture(scope="module")
 def keras_home(tmp_path_factory):
     return tmp_path_factory.mktemp("keras_home")
@@ -276,28 +171,41 @@ def test_blocks_were_found():
     assert any(source.startswith("kt_twostage.") for source in sources)
 
 
+def block_environment(keras_home):
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "KT_TWOSTAGE_IMDB" and not name.startswith("KERASTUNER_")
+    }
+    env["KERAS_HOME"] = str(keras_home)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
-def test_code_block_runs(block, tmp_path, keras_home, monkeypatch):
+def test_code_block_runs(block, tmp_path, keras_home):
     tree = ast.parse(block.code, filename=block.id)
-    factories = namespace_factories(block.code)
-    unknown = sorted(free_names(tree) - set(factories))
+    unknown = sorted(free_names(tree))
     assert not unknown, (
-        f"{block.id} uses {unknown}, which it neither defines nor gets from the "
-        f"test's namespace ({', '.join(NAMESPACE)})"
+        f"{block.id} uses {unknown}, which it neither defines nor imports: "
+        "a reader who pastes it alone gets a NameError"
     )
     outside = absolute_paths(tree)
     assert not outside, (
         f"{block.id} names absolute paths {outside}: as written it writes "
         "outside the working directory (use a relative path)"
     )
-    compiled = compile(tree, block.id, "exec")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KERAS_HOME", str(keras_home))
-    monkeypatch.delenv("KT_TWOSTAGE_IMDB", raising=False)
-    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP"):
-        monkeypatch.delenv(name, raising=False)
-    write_tiny_imdb_archive(tmp_path / "aclImdb_v1.tar.gz")
-    namespace = {"__name__": "__docs__"}
-    for name in free_names(tree):
-        namespace[name] = factories[name]()
-    exec(compiled, namespace)
+    script = tmp_path / "block.py"
+    script.write_text(block.code, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, script.name],
+        cwd=tmp_path,
+        env=block_environment(keras_home),
+        capture_output=True,
+        text=True,
+        timeout=BLOCK_TIMEOUT_S,
+    )
+    assert result.returncode == 0, (
+        f"{block.id} failed when run alone (exit {result.returncode}):\n"
+        f"{result.stderr[-4000:]}"
+    )
