@@ -78,7 +78,9 @@ def register(subparsers):
         help="comma-separated multiples of B (default: %(default)s)",
     )
     parser.add_argument(
-        "--out", help="output folder (default: kt_twostage_replay/TABLE-STEM)"
+        "--out",
+        help="output folder (default: kt_twostage_replay/TABLE-STEM, or "
+        "kt_twostage_replay/suite for several tables)",
     )
     parser.add_argument(
         "--partial",
@@ -258,13 +260,9 @@ def run(args):
     command = "kt-twostage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     tables = prepared["tables"]
     single = len(tables) == 1 and len(tables[0]["rates"]) == 1
-    out = args.out or (
-        os.path.join(
-            "kt_twostage_replay",
-            os.path.splitext(os.path.basename(tables[0]["path"]))[0],
-        )
-        if single
-        else os.path.join("kt_twostage_replay", "suite")
+    stem = os.path.splitext(os.path.basename(tables[0]["path"]))[0]
+    out = args.out or os.path.join(
+        "kt_twostage_replay", stem if len(tables) == 1 else "suite"
     )
     start = time.perf_counter()
     entries, seconds = {}, {}
