@@ -196,7 +196,8 @@ def test_changing_the_rule_on_resume_is_refused(tmp_path):
     [
         (
             {"stage2_rule": "bisect"},
-            "expected one of \\['reference', 'compass', 'scout'\\]",
+            "expected one of \\['reference', 'compass', 'scout', "
+            "'compass-two-starts'\\]",
         ),
         ({"stage2_rule": "compass", "stage2_parallelism": 3}, "one trial at a time"),
     ],

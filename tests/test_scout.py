@@ -18,28 +18,26 @@ def rates(scores, direction="max"):
     return [round(r, 9) for r in scout.learning_rates(scores, LOW, HIGH, direction)]
 
 
-def test_scouts_are_the_bin_centres_largest_first():
-    # 4 bins of 2 halvings each: centres 1, 3, 5, 7 halvings above LOW.
-    assert rates([]) == [0.01]
-    assert rates([0.5, 0.5, 0.5]) == [0.01, 0.0025, 0.000625, 0.00015625]
-    assert scout.scout_rates(1e-4, 1e-1, 3) == pytest.approx(
-        [10**-1.5, 10**-2.5, 10**-3.5]
-    )
+def test_scouts_span_the_range_largest_first():
+    # 5 scouts, 2 halvings apart, both ends included.
+    assert rates([]) == [0.02]
+    assert rates([0.5] * 4) == [0.02, 0.005, 0.00125, 0.0003125, 0.000078125]
+    assert scout.scout_rates(1e-4, 1e-1, 4) == pytest.approx([1e-1, 1e-2, 1e-3, 1e-4])
 
 
 def test_after_the_scouts_a_compass_search_from_the_best_one():
-    # The second scout (0.0025) is best: the search steps down by half a
-    # bin (a factor of 2) first, then up when down is worse.
-    scores = [0.6, 0.8, 0.7, 0.5]
-    assert rates(scores)[4] == 0.00125
-    assert rates([*scores, 0.75])[5] == 0.005
+    # The second scout (0.005) is best: the search steps down by half the
+    # spacing (a factor of 2) first, then up when down is worse.
+    scores = [0.6, 0.8, 0.7, 0.5, 0.4]
+    assert rates(scores)[5] == 0.0025
+    assert rates([*scores, 0.75])[6] == 0.01
     # Up is worse too: half the step (a factor of sqrt(2)), in the last
     # direction, as the compass rule does.
-    assert rates([*scores, 0.75, 0.7])[6] == pytest.approx(0.0025 * math.sqrt(2))
+    assert rates([*scores, 0.75, 0.7])[7] == pytest.approx(0.005 * math.sqrt(2))
 
 
 def test_the_start_does_not_depend_on_the_stage1_learning_rate():
-    scores = [0.6, 0.8, 0.7, 0.5, 0.75]
+    scores = [0.6, 0.8, 0.7, 0.5, 0.4, 0.75]
     for start in (0.001, 0.005):
         config = make_config(
             units_grid=(10, 20),
@@ -54,16 +52,16 @@ def test_the_start_does_not_depend_on_the_stage1_learning_rate():
             for rate, score in zip(rates(scores), scores, strict=False)
         ]
         plan = planner.next_trial(config, trials)
-        assert (plan.units, plan.learning_rate) == (20, 0.005)
+        assert (plan.units, plan.learning_rate) == (20, 0.01)
 
 
 def test_failed_scouts_are_skipped():
     # Only the third scout has a score: the search goes on from it.
-    assert rates([None, None, 0.7, None])[4] == 0.0003125
+    assert rates([None, None, 0.7, None, None])[5] == 0.000625
 
 
 def test_min_direction():
-    assert rates([0.3, 0.1, 0.2, 0.4], direction="min")[4] == 0.00125
+    assert rates([0.3, 0.1, 0.2, 0.4, 0.5], direction="min")[5] == 0.0025
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -78,6 +76,15 @@ def test_no_learning_rate_repeats_and_all_stay_in_range(seed):
 def test_a_bad_range_is_refused():
     with pytest.raises(ValueError, match="0 < low < high"):
         scout.scout_rates(0.01, 0.001)
+    with pytest.raises(ValueError, match="at least 2 scouts"):
+        scout.scout_rates(0.001, 0.01, 1)
+
+
+def test_two_starts_tries_the_stage1_rate_and_the_maximum_first():
+    starts = (0.001, HIGH)
+    found = compass.search_from([0.7, 0.8], starts, LOW, HIGH, "max")
+    # The maximum is better: the compass search goes down from it.
+    assert found == pytest.approx([0.001, 0.02, 0.01])
 
 
 def test_oracle_runs_the_rule_and_resumes_mid_stage2(tmp_path):
@@ -86,12 +93,13 @@ def test_oracle_runs_the_rule_and_resumes_mid_stage2(tmp_path):
     )
     stage2 = [lr for stage, _, lr, _ in reference if stage == 2]
     # The space's range (make_space: 1e-6 to 0.02).
-    assert stage2[:4] == pytest.approx(scout.scout_rates(1e-6, 0.02))
+    # The oracle's 4 stage-2 trials are the first 4 scouts.
+    assert stage2 == pytest.approx(scout.scout_rates(1e-6, 0.02)[:4])
     assert compass.SCOUT in compass.LINE_SEARCH_RULES
 
     oracle = make_oracle(tmp_path, stage2_rule="scout")
     ran = []
-    for _ in range(5):
+    for _ in range(4):
         trial = oracle.create_trial("tuner0")
         values = trial.hyperparameters.values
         ran.append(

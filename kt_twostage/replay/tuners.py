@@ -61,6 +61,7 @@ from kt_twostage.replay.settings import LEARNING_RATE_HP, OBJECTIVE, UNITS_HP
 from kt_twostage.schedule.compass import (
     COMPASS,
     SCOUT,
+    TWO_STARTS,
     VARIANT_OPTIONS,
     VARIANT_PATIENCE,
 )
@@ -231,6 +232,9 @@ TUNERS = {
     # A candidate: 4 learning rates spread over the range, then the compass
     # search from the best (`schedule.scout`), with early stopping.
     "two-stage-scout": two_stage_variant(stage2_rule=SCOUT, **EARLY_STOP),
+    # A candidate: the compass search from two starts, the stage-1 learning
+    # rate and the maximum, with early stopping.
+    "two-stage-two-starts": two_stage_variant(stage2_rule=TWO_STARTS, **EARLY_STOP),
 }
 # Trials of these tuners are stopped as `EarlyStopping(patience)` stops them.
 SEARCH_PATIENCE = {"random-es": VARIANT_PATIENCE, "bayesian-es": VARIANT_PATIENCE}
@@ -244,7 +248,7 @@ BASELINE_TUNERS = (
     "optuna-tpe",
     "optuna-tpe-hyperband",
 )
-RECOMMENDED = "two-stage-compass"
+RECOMMENDED = "two-stage-scout"
 # Run when `--tuners` is not given; `--tuners all` runs every one of `TUNERS`.
 DEFAULT_TUNERS = (REFERENCE, *BASELINE_TUNERS, RECOMMENDED)
 ALL = "all"

@@ -33,9 +33,10 @@ from kt_twostage.schedule import rule
 COMPASS = "compass"
 REFERENCE = "reference"
 SCOUT = "scout"
-STAGE2_RULES = (REFERENCE, COMPASS, SCOUT)
+TWO_STARTS = "compass-two-starts"
+STAGE2_RULES = (REFERENCE, COMPASS, SCOUT, TWO_STARTS)
 # The rules that search from the scores one trial at a time (sequential).
-LINE_SEARCH_RULES = (COMPASS, SCOUT)
+LINE_SEARCH_RULES = (COMPASS, SCOUT, TWO_STARTS)
 # The variant the comparisons run (`compare`'s `twostage-compass`, `replay`'s
 # `two-stage-compass`), as `TwoStageOracle`/`TwoStageTuner` options: this rule,
 # stage-2 trials stopped after 2 epochs without improvement, and the saved

@@ -242,6 +242,13 @@ def _next_compass_trial(config: ScheduleConfig, trials, units):
         rates = scout.learning_rates(
             scores, low, config.max_learning_rate, config.direction
         )
+    elif config.stage2_rule == compass.TWO_STARTS:
+        # The stage-1 learning rate and the maximum (where the reference
+        # rule starts), then the compass search from the better.
+        starts = (config.stage1_learning_rate, config.max_learning_rate)
+        rates = compass.search_from(
+            scores, starts, low, config.max_learning_rate, config.direction
+        )
     else:
         rates = compass.learning_rates(
             scores,

@@ -7,11 +7,14 @@ the maximum learning rate and the compass rule at the stage-1 learning rate,
 so each does well where the best learning rate lies near its start. The
 scout rule starts nowhere in particular:
 
-- the first `SCOUTS` stage-2 trials are the centres of `SCOUTS` equal bins of
-  log(learning rate) over the hyperparameter's range, largest first;
+- the first `SCOUTS` (5) stage-2 trials are learning rates evenly spaced in
+  log(learning rate) over the hyperparameter's whole range, both ends
+  included, largest first (on the IMDB tables' range 7.8e-5..0.02: 0.02,
+  0.005, 0.00125, 0.0003125, 7.8e-5, a factor of 4 apart), so the maximum,
+  where the reference rule starts, is always tried;
 - then a compass search (`compass.search_from`) goes on from the best of
-  them, with a first step of half a bin (a factor of 2 on the IMDB range
-  7.8e-5..0.02), so it refines between the scouts.
+  them, with a first step of half the spacing (a factor of 2 there), so it
+  refines between the scouts.
 
 The learning rates follow from the recorded scores alone, so a resumed
 search continues where it stopped. Pure functions: no Keras, no files, no
@@ -25,19 +28,26 @@ from collections.abc import Sequence
 
 from kt_twostage.schedule import compass
 
-# Four bins: on a range of 2 to 3 decades, neighbouring scouts are a factor
-# of 4 to 6 apart, close enough that a plateau of good learning rates (about
-# a decade wide on the recorded tables) holds at least one of them.
-SCOUTS = 4
+# Five: on a range of 2 to 3 decades, neighbouring scouts are a factor of 4
+# to 6 apart, close enough that a plateau of good learning rates (about a
+# decade wide on the recorded tables) holds at least one of them. Chosen on
+# the design tables (imdb-cpu, imdb-short) over 4 bin centres without the
+# ends; see docs/BENCHMARKS.md.
+SCOUTS = 5
 
 
 def scout_rates(low: float, high: float, scouts: int = SCOUTS) -> list[float]:
-    """The centres of `scouts` equal bins of log(learning rate), largest first."""
+    """`scouts` learning rates evenly spaced in log from `high` down to `low`."""
     if not 0 < low < high:
         raise ValueError(f"Expected 0 < low < high, got low={low}, high={high}.")
-    width = (math.log(high) - math.log(low)) / scouts
-    centres = [math.log(low) + width * (index + 0.5) for index in range(scouts)]
-    return [float(f"{math.exp(x):.12g}") for x in reversed(centres)]
+    if scouts < 2:
+        raise ValueError(f"Expected at least 2 scouts, got {scouts}.")
+    return [float(f"{math.exp(x):.12g}") for x in _log_grid(low, high, scouts)]
+
+
+def _log_grid(low, high, scouts):
+    width = (math.log(high) - math.log(low)) / (scouts - 1)
+    return [math.log(high) - width * index for index in range(scouts)]
 
 
 def learning_rates(
@@ -53,5 +63,5 @@ def learning_rates(
         scouts: Integer, how many scouts; defaults to `SCOUTS`.
     """
     starts = scout_rates(low, high, scouts)
-    half_bin = math.exp((math.log(high) - math.log(low)) / scouts / 2)
-    return compass.search_from(scores, starts, low, high, direction, half_bin)
+    half_spacing = math.exp((math.log(high) - math.log(low)) / (scouts - 1) / 2)
+    return compass.search_from(scores, starts, low, high, direction, half_spacing)
