@@ -52,7 +52,7 @@ def fake_outputs(config):
 class FakeSurrogate:
     instances = ["3945", "7593", "34539", "126025"]
     defaults = DEFAULTS
-    learning_rate_bounds = (LOW, HIGH)
+    bounds = {"learning_rate": (LOW, HIGH), "max_units": (64, 1024), "epoch": (1, 52)}
     max_epoch = 52
     versions = {"python": "3", "yahpo-gym": "fake"}
 
@@ -64,8 +64,6 @@ class FakeSurrogate:
         self.calls += 1
         outputs = []
         for config in configurations:
-            # yahpo_gym checks every value against its config space.
-            assert LOW <= config["learning_rate"] <= HIGH
             assert set(config) == set(DEFAULTS)
             out = fake_outputs(config)
             if self.noisy:
@@ -83,27 +81,23 @@ def data_dir(tmp_path):
     return str(tmp_path / "yahpo_data")
 
 
-def test_learning_rate_grid_is_log_spaced_over_lcbench_range():
+def test_grid_holds_every_rate_the_reference_rule_reaches_by_halving():
     rates = grid.LEARNING_RATES
-    assert len(rates) == 10
-    assert rates[0] == 1e-4 and rates[-1] == 0.1 and 0.001 in rates
-    assert list(rates) == sorted(rates)
-    for a, b in zip(rates, rates[1:], strict=False):
-        assert b / a == pytest.approx(10 ** (1 / 3), rel=1e-3)
+    assert list(rates) == sorted(set(rates))
+    assert rates[-1] == 0.1 and 0.001 in rates
+    assert {0.1 * 2.0**-k for k in range(11)} <= set(rates)
+    assert len(rates) == 12 and rates[0] == 0.1 / 1024
     assert grid.UNITS == (64, 128, 256, 512, 1024)
 
 
-@pytest.mark.parametrize(
-    "low, high, count, match",
-    [
-        (0.1, 0.01, 3, "0 < low < high"),
-        (0, 1, 3, "0 < low"),
-        (1e-3, 1, 1, "at least 2"),
-    ],
-)
-def test_log_grid_rejects_bad_input(low, high, count, match):
-    with pytest.raises(ValueError, match=match):
-        grid.log_grid(low, high, count)
+def test_inputs_outside_the_surrogate_range_are_refused():
+    bounds = {"learning_rate": (LOW, HIGH), "epoch": (1, 52)}
+    grid.check_inside({"learning_rate": 0.1 / 1024, "epoch": 52}, bounds)
+    for bad in ({"learning_rate": 9.6e-5}, {"learning_rate": 0.2}, {"epoch": 53}):
+        with pytest.raises(ValueError, match="outside the surrogate's range"):
+            grid.check_inside(bad, bounds)
+    assert list(grid.extrapolated_rates(LOW)) == ["9.765625e-05"]
+    assert "by 2.3%" in grid.extrapolated_rates(LOW)["9.765625e-05"]
 
 
 def test_tasks_are_the_first_of_the_instance_list():
@@ -198,19 +192,22 @@ def test_tables_from_a_stand_in_surrogate_read_back(tmp_path, data_dir):
     assert curves.units == grid.UNITS
     assert curves.learning_rates == grid.LEARNING_RATES
     assert curves.seeds == (0,) and curves.epochs == 4
-    # The lowest rate is evaluated at the surrogate's bound, recorded as 1e-4.
-    config = dict(DEFAULTS, OpenML_task_id="7593", max_units=256, learning_rate=LOW)
+    rate = 0.1 / 1024
+    config = dict(DEFAULTS, OpenML_task_id="7593", max_units=256, learning_rate=rate)
     expected = [fake_outputs(dict(config, epoch=e)) for e in range(1, 5)]
-    got = curves.curve("val_accuracy", 256, 1e-4, 0)
+    got = curves.curve("val_accuracy", 256, rate, 0)
     assert list(got) == [o["val_balanced_accuracy"] for o in expected]
-    seconds = curves.curve("seconds", 256, 1e-4, 0)
+    assert list(curves.curve("test_loss", 256, rate, 0)) == [
+        o["test_cross_entropy"] for o in expected
+    ]
+    seconds = curves.curve("seconds", 256, rate, 0)
     assert list(seconds) == [2.0, 2.0, 0.0, 4.0]
 
     with open(table.sidecar_path(paths[1]), encoding="utf-8") as handle:
         sidecar = json.load(handle)
     assert sidecar["source"]["openml_task_id"] == "7593"
     assert "first 3" in sidecar["source"]["task_selection"]
-    assert sidecar["grid"]["runs"] == 50 and sidecar["grid"]["epochs"] == 4
+    assert sidecar["grid"]["runs"] == 60 and sidecar["grid"]["epochs"] == 4
     assert sidecar["fixed_hyperparameters"]["weight_decay"] == 0.050005
     assert sidecar["provenance"]["yahpo_data"]["commit"] == "abc"
     assert set(sidecar["provenance"]["yahpo_data"]["sha256"]) == {
@@ -218,8 +215,8 @@ def test_tables_from_a_stand_in_surrogate_read_back(tmp_path, data_dir):
         "lcbench/config_space.json",
         "lcbench/encoding.json",
     }
-    assert sidecar["checks"]["epochs_with_zero_seconds"] == 50
-    assert sidecar["checks"]["learning_rates_evaluated_at"] == {"0.0001": LOW}
+    assert sidecar["checks"]["epochs_with_zero_seconds"] == 60
+    assert list(sidecar["checks"]["learning_rates_extrapolated"]) == ["9.765625e-05"]
     assert set(sidecar["column_sources"]) == set(table.COLUMNS)
 
     with pytest.raises(SystemExit, match="--overwrite"):
@@ -228,10 +225,14 @@ def test_tables_from_a_stand_in_surrogate_read_back(tmp_path, data_dir):
     assert os.path.exists(out / "lcbench-126025.csv")
 
 
-def test_bad_epochs_and_a_noisy_surrogate_are_refused(tmp_path, data_dir):
+def test_bad_epochs_inputs_and_a_noisy_surrogate_are_refused(tmp_path, data_dir):
     argv = ["--data", data_dir, "--out", str(tmp_path), "--task-count", "1"]
     with pytest.raises(SystemExit, match="expected 1 to 52"):
         tool.main([*argv, "--epochs", "53"], surrogate=FakeSurrogate())
+    narrow = FakeSurrogate()
+    narrow.bounds = dict(FakeSurrogate.bounds, max_units=(64, 512))
+    with pytest.raises(ValueError, match="max_units=1024, outside"):
+        tool.main([*argv, "--epochs", "2"], surrogate=narrow)
     with pytest.raises(RuntimeError, match="different outputs"):
         tool.main([*argv, "--epochs", "2"], surrogate=FakeSurrogate(noisy=True))
     assert not os.path.exists(tmp_path / "lcbench-3945.csv")

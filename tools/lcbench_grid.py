@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 
 from kt_twostage.tabular import table
+from kt_twostage.tabular.profiles import halving_rates
 
 SCENARIO = "lcbench"
 UNITS = (64, 128, 256, 512, 1024)
-LEARNING_RATE_RANGE = (1e-4, 1e-1)
-LEARNING_RATE_COUNT = 10
 EPOCHS = 50
 TASK_COUNT = 3
 SEED = 0
@@ -35,23 +34,14 @@ CITATIONS = (
 )
 
 
-def log_grid(low, high, count, digits=4) -> tuple:
-    """`count` log-spaced values from `low` to `high`, to `digits` significant
-    digits, ascending."""
-    if not 0 < low < high:
-        raise ValueError(
-            "Received an invalid learning-rate range, expected 0 < low < high, "
-            f"got low={low!r}, high={high!r}."
-        )
-    if count < 2:
-        raise ValueError(f"Expected a grid of at least 2 values, got {count!r}.")
-    step = math.log(high / low) / (count - 1)
-    return tuple(
-        float(f"{low * math.exp(i * step):.{digits - 1}e}") for i in range(count)
-    )
-
-
-LEARNING_RATES = log_grid(*LEARNING_RATE_RANGE, LEARNING_RATE_COUNT)
+# The rates the reference stage-2 rule reaches by halving from the table's
+# largest rate, 0.1, in its 10 steps after the first (11 trials), plus the
+# stage-1 rate 0.001: a replay with the default schedule never leaves the
+# table. LCBench sampled the learning rate in [1e-4, 1e-1]; the lowest rate,
+# 0.1 / 2**10 = 9.765625e-05, lies 2.3% below, where the surrogate extrapolates.
+LEARNING_RATES = halving_rates(top=0.1, halvings=10, extra=(0.001,))
+# How far below the surrogate's lower learning-rate bound a rate may lie.
+LEARNING_RATE_EXTRAPOLATION = 0.03
 
 
 def select_tasks(instances, count) -> tuple:
@@ -84,11 +74,28 @@ def fixed_hyperparameters(defaults) -> dict:
     }
 
 
-def clip_to_range(value, low, high) -> float:
-    """`value` moved into `[low, high]`: the config space's bounds of the
-    learning rate are 1e-4 and 1e-1 up to float rounding, and yahpo_gym
-    rejects a value outside them."""
-    return min(max(value, low), high)
+def check_inside(config, bounds) -> None:
+    """Raise unless every value of `config` lies within `bounds`
+    (`{name: (low, high)}`, the surrogate's config space); the learning rate
+    may lie up to `LEARNING_RATE_EXTRAPOLATION` below its lower bound."""
+    for name, (low, high) in bounds.items():
+        if name == "learning_rate":
+            low = low * (1 - LEARNING_RATE_EXTRAPOLATION)
+        if name in config and not low <= config[name] <= high:
+            raise ValueError(
+                f"Received {name}={config[name]!r}, outside the surrogate's range "
+                f"[{low!r}, {high!r}]: the surrogate would extrapolate."
+            )
+
+
+def extrapolated_rates(learning_rate_low) -> dict:
+    """`{rate: note}` for the grid's rates below the surrogate's lower bound."""
+    return {
+        repr(rate): f"below the surrogate's lower bound {learning_rate_low!r} by "
+        f"{1 - rate / learning_rate_low:.1%}; evaluated as is (extrapolated)"
+        for rate in LEARNING_RATES
+        if rate < learning_rate_low
+    }
 
 
 def run_configurations(task, units, learning_rate, epochs, fixed) -> list:
