@@ -17,10 +17,13 @@ from the GitHub repository slds-lmu/yahpo_data:
         https://github.com/slds-lmu/yahpo_data /tmp/yahpo_data
     git -C /tmp/yahpo_data sparse-checkout set lcbench
 
-The script was written and checked with yahpo_data commit efdab90 (lcbench/model.onnx
-sha256 b45c0d85...); each sidecar records the commit and the files' sha256.
+The script was written and checked with yahpo_data commit efdab90
+(lcbench/model.onnx sha256 b45c0d85...); each sidecar records the commit and
+the files' sha256. Where `--data` is not a git checkout, pass the commit as
+`--data-commit`.
 
-Run from the repository root (about 2 s per table on 2 CPU cores):
+Run from the repository root (about 10 s for the three tables on 2 busy CPU
+cores, most of it starting Python):
 
     /tmp/yahpo-venv/bin/python tools/make_lcbench_tables.py \\
         --data /tmp/yahpo_data --out docs/benchmarks/tables
@@ -46,7 +49,8 @@ before any table was generated:
 - one seed, 0: the surrogate is deterministic (`noisy=False`), the same input
   gives the same output, which the script checks on every table.
 
-Columns: `val_accuracy` is the surrogate's `val_balanced_accuracy` (or, with
+Columns: `val_accuracy` is the surrogate's `val_balanced_accuracy`, so that
+the tuners select by the kind of score their outcome is measured in (or, with
 `--validation-metric accuracy`, its `val_accuracy` / 100), `val_loss` its
 `val_cross_entropy`, `test_accuracy` its `test_balanced_accuracy` (the
 surrogate has no plain test accuracy), `test_loss` its `test_cross_entropy`,
