@@ -126,6 +126,11 @@ class TwoStageOracle(ResilientOracle):
             (`kt_twostage.schedule.scout`). Sequential stage 2 only.
             Defaults to `"reference"`.
 
+        worker_timeout: Float or `None`, for distributed tuning: seconds of
+            silence after which a worker loses its trial to the next worker
+            that asks (see `ResilientOracle`). Defaults to `None`: 5 minutes,
+            or 10 times the longest silence seen if that is longer.
+
     Example, with a plain `keras_tuner.Tuner`: its hypermodel trains each
     trial for the epochs of the trial's stage, as `ImdbLstmHyperModel` does
     (`TwoStageTuner` needs none of this).
@@ -190,6 +195,7 @@ class TwoStageOracle(ResilientOracle):
         stage2_patience=None,
         reinvest_stopped_epochs=False,
         stage2_rule="reference",
+        worker_timeout=None,
     ):
         self.units_hp = check_hyperparameter_name("units_hp", units_hp)
         self.learning_rate_hp = check_hyperparameter_name(
@@ -226,6 +232,7 @@ class TwoStageOracle(ResilientOracle):
             seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            worker_timeout=worker_timeout,
         )
         # What the user declared, kept apart from the space a reload restores.
         self.declared_hyperparameters = (

@@ -11,6 +11,11 @@ search algorithm out and the bookkeeping in:
   other trial that had not ended is run again, once, from its first epoch;
 - a distributed chief that restarts remembers which tuner ran each trial:
   that tuner gets it back first, and a trial ended twice counts once;
+- a lease on every running trial (`kt_twostage.distributed.lease`): a
+  trial whose tuner has been silent for longer than `worker_timeout` goes
+  back to the schedule, the next tuner that asks gets it, and the late
+  tuner's reports about it are refused (`refuse_report`); after a restart,
+  each trial that was running is leased from the restart;
 - the trial that reaches `max_consecutive_failed_trials` is saved before
   the search stops, so a resume does not run it again;
 - the old `end_trial(trial_id, status)` form keeps the trial's values.
@@ -27,8 +32,10 @@ import os
 
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
+from keras_tuner.src.engine import metrics_tracking
 
 from kt_twostage import _io
+from kt_twostage.distributed import lease
 
 ENDED_STATUSES = (
     trial_module.TrialStatus.COMPLETED,
@@ -39,15 +46,25 @@ ENDED_STATUSES = (
 class ResilientOracle(keras_tuner.Oracle):
     """Keras Tuner's `Oracle` with crash-safe state (see the module docstring).
 
-    Takes the arguments of `keras_tuner.Oracle`.
+    Takes the arguments of `keras_tuner.Oracle`, and:
+
+    Args:
+        worker_timeout: Float or `None`, seconds of silence after which a
+            distributed worker loses its trial to the next worker that asks.
+            Defaults to `None`: 5 minutes, or 10 times the longest silence
+            seen from a worker that came back in time if that is longer
+            (`kt_twostage.distributed.lease`).
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, worker_timeout=None, **kwargs):
         super().__init__(*args, **kwargs)
         # Trials queued for a retry after a chief restart -> the tuner id that
         # was running them: that tuner gets its trial back first.
         self._retry_owners = {}
         self._trial_end_callbacks = []
+        self.leases = lease.Leases(worker_timeout)
+        # (trial id, tuner id): that tuner lost that trial to its silence.
+        self._lost_leases = set()
 
     # ------------------------------------------------------------------ #
     # Public helpers for tuners and retention.
@@ -66,19 +83,110 @@ class ResilientOracle(keras_tuner.Oracle):
         self._trial_end_callbacks.append(callback)
 
     # ------------------------------------------------------------------ #
+    # Leases.
+    # ------------------------------------------------------------------ #
+    @property
+    def worker_timeout(self):
+        """The `worker_timeout` given (`None`: the default rule)."""
+        return self.leases.timeout
+
+    def worker_timeout_seconds(self) -> float:
+        """The worker timeout in force now, in seconds."""
+        return self.leases.effective_timeout()
+
+    @keras_tuner.synchronized
+    def heard_from(self, tuner_id):
+        """A call from `tuner_id` arrived: it is alive (a heartbeat)."""
+        self.expire_silent_workers()
+        self.leases.heard(tuner_id)
+
+    def holder_of(self, trial_id):
+        """The tuner id that runs `trial_id` now (or will get it back after a
+        chief restart), or None."""
+        for tuner_id, trial in self.ongoing_trials.items():
+            if trial.trial_id == trial_id:
+                return tuner_id
+        if trial_id in self._retry_queue:
+            return self._retry_owners.get(trial_id)
+        return None
+
+    @keras_tuner.synchronized
+    def refuse_report(self, tuner_id, trial_id):
+        """Why a report of `tuner_id` about `trial_id` must be ignored, or None.
+
+        Refused: a tuner's reports about a trial it lost to its silence, or
+        about a trial another tuner runs. A caller that does not say who it is
+        (`tuner_id=None`) is not checked.
+        """
+        if tuner_id is None:
+            return None
+        if (trial_id, tuner_id) in self._lost_leases:
+            return (
+                f"trial {trial_id} was given to another worker: {tuner_id} was "
+                "silent for longer than the worker timeout "
+                f"({self.worker_timeout_seconds():g} s)"
+            )
+        holder = self.holder_of(trial_id)
+        if holder not in (None, tuner_id):
+            return f"trial {trial_id} is run by {holder}, not by {tuner_id}"
+        return None
+
+    @keras_tuner.synchronized
+    def expire_silent_workers(self):
+        """Give the trials of tuners silent for too long back to the schedule.
+
+        The next tuner that asks for a trial gets it (Keras Tuner's retry
+        queue, same id and values, trained from its first epoch); the chief
+        prints one line per trial. Called by the chief's server loop and
+        before each `create_trial`.
+        """
+        for tuner_id, silence in self.leases.silent():
+            self.leases.forget(tuner_id)
+            # Else the chief would wait for it to be told STOPPED.
+            self.tuner_ids.discard(tuner_id)
+            lost = [t for t, owner in self._retry_owners.items() if owner == tuner_id]
+            trial = self.ongoing_trials.pop(tuner_id, None)
+            lost += [trial.trial_id] if trial is not None else []
+            for trial_id in lost:
+                self._give_back(trial_id, tuner_id)
+                print(
+                    f"chief: {tuner_id} was silent for {silence:.1f} s (worker "
+                    f"timeout {self.worker_timeout_seconds():g} s): trial "
+                    f"{trial_id} goes back to the schedule",
+                    flush=True,
+                )
+            if lost:
+                self.save()
+
+    def _give_back(self, trial_id, tuner_id):
+        self._retry_owners.pop(trial_id, None)
+        self._lost_leases.add((trial_id, tuner_id))
+        # The next run starts from scratch: nothing of this one is kept.
+        trial = self.trials[trial_id]
+        trial.metrics = metrics_tracking.MetricsTracker()
+        trial.score = trial.best_step = None
+        if trial_id not in self._retry_queue:
+            self._retry_queue.append(trial_id)  # handed out next
+
+    # ------------------------------------------------------------------ #
     # Trials.
     # ------------------------------------------------------------------ #
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
+        self.expire_silent_workers()
+        self.leases.heard(tuner_id)
         if tuner_id in self.ongoing_trials or not self._retry_queue:
-            return super().create_trial(tuner_id)
-        return self._create_trial_with_retries(tuner_id)
+            trial = super().create_trial(tuner_id)
+        else:
+            trial = self._create_trial_with_retries(tuner_id)
+        if trial.status == trial_module.TrialStatus.RUNNING:
+            self._lost_leases.discard((trial.trial_id, tuner_id))
+        return trial
 
     def _create_trial_with_retries(self, tuner_id):
-        # Trials to run again after a restart: a tuner gets its own back first;
-        # one that another tuner was running is only taken when there is
-        # nothing else to do (that tuner may still be running it, or may come
-        # back for it).
+        # Trials to run again: a tuner gets its own back first (after a chief
+        # restart); one that another tuner was running is leased to it until
+        # that tuner has been silent for the worker timeout.
         queue = list(self._retry_queue)
         owners = self._retry_owners
         own = [t for t in queue if owners.get(t) == tuner_id]
@@ -93,9 +201,6 @@ class ResilientOracle(keras_tuner.Oracle):
         finally:
             left = set(self._retry_queue) | (set(held) if not own else set())
             self._retry_queue = [t for t in queue if t in left]
-        if trial.status == trial_module.TrialStatus.IDLE and held and not own:
-            self._retry_queue = [t for t in queue if t != held[-1]] + held[-1:]
-            trial = super().create_trial(tuner_id)
         if trial.status == trial_module.TrialStatus.RUNNING:
             owners.pop(trial.trial_id, None)
             self.save()
@@ -103,11 +208,18 @@ class ResilientOracle(keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def update_trial(self, trial_id, metrics, step=0):
+        self._heard_from_holder(trial_id)
         return super().update_trial(trial_id, metrics, step)
+
+    def _heard_from_holder(self, trial_id):
+        holder = self.holder_of(trial_id)
+        if holder is not None:
+            self.leases.heard(holder)
 
     @keras_tuner.synchronized
     def end_trial(self, trial):
         trial_id = trial.trial_id
+        self._heard_from_holder(trial_id)
         if trial_id in self.end_order:
             # It ran twice (given to another tuner after a chief restart while
             # its first tuner went on): the first result counts.
@@ -177,11 +289,13 @@ class ResilientOracle(keras_tuner.Oracle):
             if trial_id not in not_running
         }
         state["retry_owners"] = dict(self._retry_owners)
+        state["lost_leases"] = sorted(self._lost_leases)
         return state
 
     def set_state(self, state):
         super().set_state(state)
         self._retry_owners = dict(state.get("retry_owners", {}))
+        self._lost_leases = {tuple(pair) for pair in state.get("lost_leases", [])}
 
     def save(self):
         _io.atomic_write_json(self._get_oracle_fname(), self.get_state())
@@ -250,3 +364,7 @@ class ResilientOracle(keras_tuner.Oracle):
         self._retry_queue = sorted(queued, reverse=True)
         self._retry_owners = {t: owners[t] for t in queued if t in owners}
         self.ongoing_trials = {}
+        # Every tuner that was running a trial, or waiting for one, is leased
+        # from now: its trial goes to another only after its silence.
+        for tuner_id in set(self._retry_owners.values()) | set(self.tuner_ids):
+            self.leases.heard(tuner_id)

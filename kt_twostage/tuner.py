@@ -26,6 +26,7 @@ _ORACLE_KWARGS = (
     "stage2_parallelism",
     "reinvest_stopped_epochs",
     "stage2_rule",
+    "worker_timeout",
 )
 DEFAULT_OBJECTIVE = tuner_checks.DEFAULT_OBJECTIVE
 
@@ -76,7 +77,8 @@ class TwoStageTuner(keras_tuner.Tuner):
         **kwargs: The oracle's `hyperparameters`, `tune_new_entries`,
             `allow_new_entries`, `max_retries_per_trial`,
             `max_consecutive_failed_trials`, `stage2_parallelism`,
-            `reinvest_stopped_epochs`, `stage2_rule` (see `TwoStageOracle`),
+            `reinvest_stopped_epochs`, `stage2_rule`, `worker_timeout` (see
+            `TwoStageOracle`),
             and the standard
             `keras_tuner.Tuner` arguments (`directory`, `project_name`,
             `overwrite`, `executions_per_trial`, ...).
@@ -225,7 +227,8 @@ class TwoStageTuner(keras_tuner.Tuner):
         )
 
     def _extra_callbacks(self, trial):
-        callbacks = []
+        # First: a worker that lost its trial stops before any checkpoint.
+        callbacks = distributed.lease_callbacks(self, trial)
         if self._uses_tuner_hooks():
             callbacks.append(tuner_utils.TunerCallback(self, trial))
         patience = trial.hyperparameters.values.get(PATIENCE_KEY)

@@ -5,6 +5,7 @@ comes from the KERASTUNER_* environment variables)::
 
     python tests/test_distributed.py DIR [--sleep 0.5] [--stage2-trials 3]
         [--parallelism 1] [--workers 2] [--wait-for FILE]
+        [--worker-timeout SECONDS] [--poison-first TUNER_ID]
 
 `FakeTuner.run_trial` trains nothing: it sleeps, then returns a score that
 depends only on (units, learning rate) (`score_from_values` of
@@ -16,6 +17,8 @@ TensorFlow, then waits for FILE to exist: a stand-by that replaces a killed
 process at once): ``ready`` when its tuner exists,
 ``start`` / ``done`` for each trial it runs, and on the chief ``create`` for
 each answer to a worker's request. The chief writes DIR/final.json at the end.
+With `--poison-first TUNER_ID`, the first trial that tuner runs scores 99: a
+result that must never count (the tuner is stalled until it lost the trial).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from kt_twostage import TwoStageTuner, distributed
 from kt_twostage.cli import main as cli_main
 
 UNITS = (10, 40, 10)
+POISON = 99.0
 
 
 def log_event(directory, event, **fields):
@@ -76,6 +80,8 @@ def script_main(argv=None):
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--wait-for")
+    parser.add_argument("--worker-timeout", type=float)
+    parser.add_argument("--poison-first")
     args = parser.parse_args(argv)
 
     tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
@@ -88,6 +94,8 @@ def script_main(argv=None):
     def build(hp):
         hp.Int("units", *UNITS[:2], step=UNITS[2])
         hp.Float("learning_rate", 1e-6, 0.02, sampling="log", default=0.001)
+
+    poisoned = []
 
     class FakeTuner(TwoStageTuner):
         def run_trial(self, trial, *fit_args, **fit_kwargs):
@@ -105,6 +113,9 @@ def script_main(argv=None):
                 time.sleep(0.05)
             time.sleep(args.sleep)
             score = score_from_values(values)
+            if tuner_id == args.poison_first and not poisoned:
+                poisoned.append(trial.trial_id)
+                score = POISON
             log_event(args.directory, "done", tuner=tuner_id, trial=trial.trial_id)
             return {"score": score}
 
@@ -113,6 +124,7 @@ def script_main(argv=None):
         objective=kt.Objective("score", "max"),
         stage2_trials=args.stage2_trials,
         stage2_parallelism=args.parallelism,
+        worker_timeout=args.worker_timeout,
         directory=args.directory,
         project_name="project",
     )
@@ -315,7 +327,7 @@ def test_killed_worker_gets_its_trial_back_when_restarted(tmp_path):
                 for e in read_events(tmp_path)
                 if e["event"] == "start" and e["tuner"] == "worker1"
             ],
-            60,
+            120,
             "worker1 to start a trial",
         )[0]
         victim.send_signal(signal.SIGKILL)
@@ -360,7 +372,7 @@ def test_restarted_chief_resumes_with_the_running_workers(tmp_path):
         return len(started) == 2 and not done & set(started.values()) and started
 
     try:
-        running_trials = wait_for(running, 60, "both workers to run a trial")
+        running_trials = wait_for(running, 120, "both workers to run a trial")
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         go.touch()
@@ -392,23 +404,47 @@ ROLE_SCRIPT = (
     "import os, sys, time\n"
     "role = os.environ['KERASTUNER_TUNER_ID']\n"
     "print('hello from', role, os.environ['KERASTUNER_ORACLE_IP'], flush=True)\n"
-    "if role == {fail!r}: sys.exit(3)\n"
-    "time.sleep(60)\n"
+    "if role.startswith({fail!r}): sys.exit(3)\n"
+    "time.sleep(4 if role == 'chief' else 60)\n"
 )
 
 
-@pytest.mark.parametrize("failing", ["chief", "worker1"])
-def test_launcher_stops_everything_when_a_process_fails(failing):
+def run_launcher(failing, **kwargs):
     output = io.StringIO()
     started = time.monotonic()
     status = distributed.launch_local(
-        [sys.executable, "-c", ROLE_SCRIPT.format(fail=failing)], 2, output=output
+        [sys.executable, "-c", ROLE_SCRIPT.format(fail=failing)],
+        2,
+        output=output,
+        grace_seconds=0.5,
+        **kwargs,
     )
-    text = output.getvalue()
-    assert time.monotonic() - started < 20
-    assert status == (3 if failing == "chief" else 1)
-    assert f"[{failing}] hello from {failing} 127.0.0.1" in text
-    assert f"{failing} failed (exit status 3)" in text
+    assert time.monotonic() - started < 30
+    return status, output.getvalue()
+
+
+def test_launcher_stops_the_workers_when_the_chief_fails():
+    status, text = run_launcher("chief")
+    assert status == 3
+    assert "[chief] hello from chief 127.0.0.1" in text
+    assert "chief failed (exit status 3): stopping the workers" in text
+
+
+def test_launcher_restarts_a_failed_worker_and_goes_on_without_it():
+    status, text = run_launcher("worker1", worker_restarts=2)
+    assert status == 0  # the chief finished: the search is complete
+    assert text.count("[worker1] hello from worker1 127.0.0.1") == 3
+    assert "worker1 failed (exit status 3): starting it again (1 of 2)" in text
+    assert "worker1 failed (exit status 3): starting it again (2 of 2)" in text
+    assert "worker1 failed (exit status 3) for good" in text
+    assert text.count("[worker0] hello from worker0") == 1
+    assert "chief finished" in text
+
+
+def test_launcher_stops_the_chief_when_every_worker_failed_for_good():
+    status, text = run_launcher("worker", worker_restarts=1)
+    assert status == 1
+    assert "every worker failed: stopping the chief" in text
 
 
 def test_launcher_succeeds_and_stops_idle_workers():

@@ -21,15 +21,20 @@ def _make_servicer(oracle):
     import grpc
     from keras_tuner.src.distribute import oracle_chief
 
+    # An oracle without leases (not a `ResilientOracle`) is served as by
+    # Keras Tuner.
+    leased = hasattr(oracle, "refuse_report")
+
     class LeasedServicer(oracle_chief.OracleServicer):
         def _hear(self, context):
             sender = dict(context.invocation_metadata()).get(TUNER_ID_KEY)
-            if sender:
+            if sender and leased:
                 self.oracle.heard_from(sender)
             return sender
 
         def _check(self, context, trial_id):
-            refusal = self.oracle.refuse_report(self._hear(context), trial_id)
+            sender = self._hear(context)
+            refusal = leased and self.oracle.refuse_report(sender, trial_id)
             if refusal:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, refusal)
 
@@ -54,7 +59,7 @@ def _make_servicer(oracle):
             return super().EndTrial(request, context)
 
         def GetTrial(self, request, context):
-            if HEARTBEAT_KEY in dict(context.invocation_metadata()):
+            if leased and HEARTBEAT_KEY in dict(context.invocation_metadata()):
                 self._check(context, request.trial_id)
                 beat = lease.beat_seconds(self.oracle.worker_timeout_seconds())
                 context.set_trailing_metadata(((BEAT_SECONDS_KEY, f"{beat:g}"),))
@@ -132,7 +137,8 @@ def serve_oracle(oracle, poll_seconds=0.1):
     print(f"chief: serving the oracle on {address}{with_what}", flush=True)
     try:
         while True:
-            oracle.expire_silent_workers()
+            if hasattr(oracle, "expire_silent_workers"):
+                oracle.expire_silent_workers()
             if servicer.stop_triggered and oracle_chief.exit_chief(oracle):
                 break
             time.sleep(poll_seconds)

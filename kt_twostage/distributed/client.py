@@ -25,6 +25,7 @@ import threading
 import time
 
 import grpc
+import keras
 from keras_tuner.src import errors, protos
 from keras_tuner.src.distribute import oracle_client
 from keras_tuner.src.engine import trial as trial_module
@@ -152,24 +153,54 @@ class _Heartbeat:
             # A thread that died outside `run_trial` beats no more: its trial
             # goes to another worker once the chief's timeout has passed.
             if trial_id is not None and owner.is_alive():
-                self._beat(trial_id)
+                self.beat(trial_id)
 
-    def _beat(self, trial_id):
+    def beat(self, trial_id) -> bool:
+        """One heartbeat now; False if the chief gave the trial to another
+        worker (True while the chief cannot be reached: it may restart)."""
         request = protos.get_service().GetTrialRequest(trial_id=trial_id)
         try:
             _, call = self._stub.GetTrial.with_call(
                 request, metadata=self._metadata, timeout=max(1.0, 2 * self._seconds)
             )
         except grpc.RpcError as error:
-            if _lost_lease(error):
-                with self._wake:
-                    if self._trial_id == trial_id:
-                        self._trial_id = None
-                self._on_lost(trial_id, error)
-            return  # the chief is away: beat again later
+            if not _lost_lease(error):
+                return True
+            with self._wake:
+                if self._trial_id == trial_id:
+                    self._trial_id = None
+            self._on_lost(trial_id, error)
+            return False
         for key, value in call.trailing_metadata() or ():
             if key == BEAT_SECONDS_KEY:
                 self._seconds = float(value)
+        return True
+
+
+class LeaseLost(Exception):
+    """The chief gave this worker's trial to another worker."""
+
+
+class LeaseGuard(keras.callbacks.Callback):
+    """Stops training a trial the chief has given to another worker.
+
+    At each epoch end (before the checkpoint callback, which comes after it),
+    a heartbeat; if the trial is no longer this worker's, `LeaseLost` ends
+    the trial there, so that no checkpoint of this run overwrites the new
+    run's.
+    """
+
+    def __init__(self, client, trial_id):
+        super().__init__()
+        self._client = client
+        self._trial_id = trial_id
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._client.holds(self._trial_id):
+            raise LeaseLost(
+                f"trial {self._trial_id} was given to another worker; this run "
+                "stops here"
+            )
 
 
 class WorkerClient(oracle_client.OracleClient):
@@ -195,6 +226,10 @@ class WorkerClient(oracle_client.OracleClient):
         self.stub = _RetryingStub(stub, retry_seconds, metadata=metadata)
         self._heartbeat = _Heartbeat(stub, metadata, self._report_lost)
         self._lost = set()
+
+    def holds(self, trial_id) -> bool:
+        """Whether the chief still counts on this worker for `trial_id`."""
+        return trial_id not in self._lost and self._heartbeat.beat(trial_id)
 
     def _report_lost(self, trial_id, error):
         if trial_id in self._lost:

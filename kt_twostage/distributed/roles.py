@@ -33,12 +33,12 @@ def run_chief(tuner, verbose=None):
     Tuner's checks every 20 seconds), and saves the tuner first, so that the
     project can be resumed the same way with workers or without.
     """
-    from kt_twostage.distributed.chief import serve_oracle
+    from kt_twostage import distributed
 
     if verbose is not None:
         tuner.oracle.verbose = verbose
     tuner.save()
-    serve_oracle(tuner.oracle)
+    distributed.serve_oracle(tuner.oracle)
 
 
 def tuner_file(tuner, default):
@@ -59,6 +59,18 @@ def prepare_worker(tuner):
         from kt_twostage.distributed.client import WorkerClient
 
         tuner.oracle = WorkerClient(tuner.oracle)
+
+
+def lease_callbacks(tuner, trial):
+    """On a worker, `[LeaseGuard]`: training stops at the end of an epoch once
+    the chief has given the trial to another worker (`client.LeaseGuard`)."""
+    if not is_worker():
+        return []
+    from kt_twostage.distributed.client import LeaseGuard, WorkerClient
+
+    if isinstance(tuner.oracle, WorkerClient):
+        return [LeaseGuard(tuner.oracle, trial.trial_id)]
+    return []
 
 
 class IdleBackoff:
