@@ -13,6 +13,9 @@ import sys
 
 import pytest
 
+# Searches, kills and resumes on every backend, in subprocesses; `make test-all` only.
+pytestmark = pytest.mark.heavy
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "backend_search.py")
 
 

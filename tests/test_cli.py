@@ -26,6 +26,7 @@ def search(tmp_path, *extra):
     )
 
 
+@pytest.mark.heavy  # the quick preset's whole search
 def test_quick_search_writes_the_result(tmp_path, capsys):
     assert search(tmp_path) == 0
     out = capsys.readouterr().out
@@ -55,6 +56,7 @@ def test_quick_search_writes_the_result(tmp_path, capsys):
     )
 
 
+@pytest.mark.heavy  # two real searches
 def test_resume_with_other_settings_is_a_one_line_error(tmp_path, capsys):
     assert search(tmp_path) == 0
     capsys.readouterr()

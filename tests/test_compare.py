@@ -399,6 +399,7 @@ def test_seeds_sample_independent_values(tmp_path):
     assert len(shared[0] & shared[1]) >= 15
 
 
+@pytest.mark.heavy  # real training of both rules
 def test_the_variant_runs_beside_the_reference_rule(tmp_path):
     """`--tuners twostage,twostage-compass`: the compass variant, with early
     stopping and reinvested epochs, within the same budget."""

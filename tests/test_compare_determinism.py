@@ -19,6 +19,9 @@ import pytest
 
 from kt_twostage.compare import determinism
 
+# Real training, twice, in subprocesses; `make test-all` only.
+pytestmark = pytest.mark.heavy
+
 TIMING_COLUMNS = (
     "seconds",
     "start_seconds",

@@ -207,6 +207,7 @@ def test_bad_arguments(kwargs, message):
         TwoStageOracle(objective="val_accuracy", **kwargs)
 
 
+@pytest.mark.heavy  # a real search
 def test_real_search_with_the_variant(tmp_path):
     """The whole variant (compass, early stopping, reinvested epochs) trains."""
     x, y = tiny_model.tiny_data()

@@ -47,6 +47,9 @@ from oracle_driver import (
 from kt_twostage import TwoStageTuner, distributed
 from kt_twostage.cli import main as cli_main
 
+# Chiefs and workers as real processes; `make test-all` only.
+pytestmark = pytest.mark.heavy
+
 UNITS = (10, 40, 10)
 POISON = 99.0
 

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Every example script, training for real; `make test-all` only.
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "examples"
 # `_common.py` and the like: helpers the scripts import, not examples.

@@ -34,6 +34,9 @@ from pathlib import Path
 import pytest
 from fake_search import read_log, score_of
 
+# The kill/resume matrix: real processes killed at many points; `make test-all` only.
+pytestmark = pytest.mark.heavy
+
 REPO = Path(__file__).resolve().parents[1]
 FAKE_SEARCH = REPO / "tests" / "fake_search.py"
 

@@ -17,6 +17,9 @@ from conformance_helpers import (
 
 from kt_twostage import ImdbLstmHyperModel, TwoStageTuner, load_imdb, sample_path
 
+# End-to-end searches with real training; `make test-all` only.
+pytestmark = pytest.mark.heavy
+
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_end_to_end_workflow(kind, tmp_path):
