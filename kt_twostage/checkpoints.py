@@ -31,6 +31,7 @@ from keras_tuner.src import backend as kt_backend
 from keras_tuner.src.engine import trial as trial_module
 from keras_tuner.src.engine import tuner_utils
 
+from kt_twostage import _io
 from kt_twostage._validation import check_positive_int
 from kt_twostage.schedule.ranking import ROLE_PENDING
 
@@ -189,7 +190,7 @@ def check_checkpoint_exists(tuner, trial, error=None):
 
 
 class SaveBestWeights(tuner_utils.SaveBestEpoch):
-    """Keras Tuner's `SaveBestEpoch`, without the optimizer's variables.
+    """Keras Tuner's `SaveBestEpoch`, without the optimizer's variables, atomic.
 
     `Tuner.load_model` builds a freshly compiled model, whose optimizer has
     no variables yet, and skips the optimizer's part of the checkpoint. So
@@ -197,22 +198,29 @@ class SaveBestWeights(tuner_utils.SaveBestEpoch):
     (one slot per weight): writing only the model's weights halves the size
     and the write time of every checkpoint. A model whose class has its own
     `save_weights` is saved with it, as Keras Tuner does.
+
+    The checkpoint is written to a temporary file beside it, which replaces
+    it once complete: a kill or a full disk leaves the previous best epoch's
+    checkpoint as it was; a full disk raises `kt_twostage._io.DiskFullError`.
     """
 
     def _save_model(self):
+        if kt_backend.config.backend() == "tensorflow":
+            # As `SaveBestEpoch`: non-chief workers of a multi-worker strategy
+            # write to a temporary folder that is removed at once.
+            strategy = self.model.distribute_strategy
+            write_filepath = kt_backend.io.write_filepath(self.filepath, strategy)
+            if write_filepath != self.filepath:
+                self._write_weights(write_filepath)
+                kt_backend.io.remove_temp_dir_with_filepath(write_filepath, strategy)
+                return
+        with _io.atomic_path(self.filepath, suffix=".weights.h5") as temporary:
+            self._write_weights(temporary)
+
+    def _write_weights(self, filepath):
         if type(self.model).save_weights is not keras.Model.save_weights:
-            super()._save_model()
+            self.model.save_weights(filepath)
             return
         optimizer = getattr(self.model, "optimizer", None)
         skip = [optimizer] if optimizer is not None else None
-        if kt_backend.config.backend() != "tensorflow":
-            saving_lib.save_weights_only(
-                self.model, self.filepath, objects_to_skip=skip
-            )
-            return
-        # As `SaveBestEpoch`: non-chief workers of a multi-worker strategy
-        # write to a temporary file that is removed at once.
-        strategy = self.model.distribute_strategy
-        write_filepath = kt_backend.io.write_filepath(self.filepath, strategy)
-        saving_lib.save_weights_only(self.model, write_filepath, objects_to_skip=skip)
-        kt_backend.io.remove_temp_dir_with_filepath(write_filepath, strategy)
+        saving_lib.save_weights_only(self.model, filepath, objects_to_skip=skip)

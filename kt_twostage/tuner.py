@@ -10,7 +10,14 @@ import keras
 import keras_tuner
 from keras_tuner.src.engine import tuner_utils
 
-from kt_twostage import _io, checkpoints, distributed, reproducibility, tuner_checks
+from kt_twostage import (
+    _io,
+    checkpoints,
+    disk_full,
+    distributed,
+    reproducibility,
+    tuner_checks,
+)
 from kt_twostage._gc import long_lived_objects_frozen
 from kt_twostage.oracle import TwoStageOracle
 from kt_twostage.schedule import PATIENCE_KEY
@@ -199,6 +206,12 @@ class TwoStageTuner(keras_tuner.Tuner):
         return histories
 
     def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
+        # A full disk is no trial's fault: Keras Tuner would count the trial
+        # as failed and go on; it stops the search instead (`disk_full`).
+        with disk_full.stop_search_when_disk_full():
+            self._run_and_report_trial(trial, *fit_args, **fit_kwargs)
+
+    def _run_and_report_trial(self, trial, *fit_args, **fit_kwargs):
         # As `BaseTuner._run_and_update_trial`, with one check between running
         # the trial and reporting it (also for a subclass's `run_trial`): with
         # no objective given, a bare number is refused, never maximised.
