@@ -13,8 +13,10 @@ from keras_tuner.src.engine import tuner_utils
 from kt_twostage import (
     _io,
     checkpoints,
+    console,
     disk_full,
     distributed,
+    interrupt,
     reproducibility,
     tuner_checks,
 )
@@ -47,6 +49,14 @@ class TwoStageTuner(keras_tuner.Tuner):
     `get_best_models()`, `results_summary()`, resuming with `overwrite=False`,
     and distributed tuning. The length of the search is the schedule's (the
     units grid plus `stage2_trials`), so there is no `max_trials`.
+
+    The search prints one line per trial, with the best so far per stage
+    (`kt_twostage.console`), when `verbose` is 1 or more. Ctrl-C (SIGINT)
+    during `search` stops it at the end of the current batch, or between
+    trials: the cut-short trial stays unfinished, the project is saved, and
+    `kt_twostage.interrupt.SearchInterrupted` (a `KeyboardInterrupt`) is
+    raised; a search with `overwrite=False` resumes it. A second Ctrl-C
+    raises at once.
 
     Args:
         hypermodel: A `keras_tuner.HyperModel`, or a function that takes `hp`
@@ -175,7 +185,12 @@ class TwoStageTuner(keras_tuner.Tuner):
             **{k: kwargs.pop(k) for k in _ORACLE_KWARGS if k in kwargs},
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        # One line per trial instead of Keras Tuner's tables (`console`).
+        console.install(self.oracle, epochs_of=self._trained_epochs_of)
         distributed.prepare_worker(self)
+
+    def _trained_epochs_of(self, trial_id):
+        return self.trained_epochs.get(trial_id)
 
     def run_trial(self, trial, *args, **kwargs):
         kwargs["epochs"] = tuner_checks.scheduled_epochs(trial, kwargs.get("epochs"))
@@ -198,8 +213,11 @@ class TwoStageTuner(keras_tuner.Tuner):
             callbacks = self._deepcopy_callbacks(original_callbacks)
             self._configure_tensorboard_dir(callbacks, trial, execution)
             callbacks += [*self._extra_callbacks(trial), checkpoint]
+            callbacks.append(interrupt.stop_at_interrupt())
             copied_kwargs["callbacks"] = callbacks
             histories.append(self._build_and_fit_model(trial, *args, **copied_kwargs))
+            # A trial that Ctrl-C cut short stays unfinished (resume reruns it).
+            interrupt.raise_if_requested()
         self.trained_epochs[trial.trial_id] = sum(
             len(history.epoch) for history in histories if hasattr(history, "epoch")
         )
@@ -270,6 +288,7 @@ class TwoStageTuner(keras_tuner.Tuner):
         )
 
     def pre_create_trial(self):
+        interrupt.raise_if_requested()  # Ctrl-C between trials
         self._idle.wait()
         super().pre_create_trial()
 
@@ -301,8 +320,28 @@ class TwoStageTuner(keras_tuner.Tuner):
                 checkpoints.delete_when_trials_end(self)
             distributed.run_chief(self, fit_kwargs.get("verbose"))
             return
-        with long_lived_objects_frozen():
-            super().search(*fit_args, **fit_kwargs)
+        with (
+            long_lived_objects_frozen(),
+            console.retracing_warnings_hidden(),
+            interrupt.stops_at_safe_points(),
+        ):
+            try:
+                super().search(*fit_args, **fit_kwargs)
+            except KeyboardInterrupt:
+                self._save_interrupted()
+
+    def _save_interrupted(self):
+        """After Ctrl-C: save what is done, then raise `SearchInterrupted`."""
+        if not self._is_worker():
+            self.save()
+        progress = (
+            self.oracle.describe_progress()
+            if self.oracle.schedule_resolved
+            else "no trial done"
+        )
+        raise interrupt.SearchInterrupted(
+            f"{progress}, kept in {self.project_dir}"
+        ) from None
 
     def _get_tuner_fname(self):
         return distributed.tuner_file(self, super()._get_tuner_fname())

@@ -22,6 +22,13 @@ _CLI_WORDS = (
 # file:line]), and absl's notice that it logs before it is set up.
 _NATIVE_LOG_LINE = re.compile(r"^([IWEF])\d{4} [\d:.]+ +\d+ [^ \]]+:\d+\]")
 _ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called"
+# On a machine without CUDA drivers TensorFlow says so (an info line), then
+# logs its probe for a GPU as an error: that error is the expected answer.
+_NO_CUDA_DRIVER = "Could not find cuda drivers on your machine"
+_CUDA_PROBE_ERROR = "failed call to cuInit"
+# Whether TensorFlow said so, in this process (it says it once, when it loads,
+# and the probe may come in a later block).
+_seen = {"no_cuda_driver": False}
 
 
 class UsageError(ValueError):
@@ -76,25 +83,37 @@ def select_backend(backend):
 
 
 def import_keras_quietly():
-    """Import Keras and its backend without TensorFlow's loading log lines.
+    """Import Keras and its backend without TensorFlow's loading log lines
+    (`native_logs_filtered`), and look for devices, as TensorFlow's first
+    operation would, inside the filter too."""
+    with native_logs_filtered():
+        import keras  # noqa: F401
+
+        _look_for_devices()
+
+
+@contextlib.contextmanager
+def native_logs_filtered():
+    """Filter TensorFlow's loading log lines out of the standard error.
 
     `TF_CPP_MIN_LOG_LEVEL` silences TensorFlow's C++ log, but TensorFlow
     2.21 writes a few lines (oneDNN, CUDA drivers) while its libraries load,
-    before it reads the level. What the import writes to the standard error
-    is captured and passed on without the lines the level hides.
+    before it reads the level. What the block writes to the standard error
+    is captured and passed on at its end without the lines the level hides.
+    On a machine without CUDA drivers, the `failed call to cuInit` error of
+    TensorFlow's first look for devices is the expected answer and is left
+    out too; with drivers, it shows. With the level unset or 0 (the user
+    asked for every line), nothing is captured.
     """
-    if "keras" in sys.modules:
-        return
     level = os.environ.get(LOG_LEVEL_ENV, "0").strip()
     hidden = {"1": "I", "2": "IW", "3": "IWE"}.get(level, "")
     if not hidden:
-        import keras  # noqa: F401 - the user asked for every line
-
+        yield
         return
     with tempfile.TemporaryFile() as capture:
         try:
             with _stderr_to(capture):
-                import keras  # noqa: F401
+                yield
         finally:
             capture.seek(0)
             _pass_on(capture.read().decode("utf-8", "replace"), hidden)
@@ -115,27 +134,41 @@ def _stderr_to(file):
         os.close(saved)
 
 
+def _look_for_devices():
+    """TensorFlow's first look for devices (with the TensorFlow backend)."""
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None:
+        tensorflow.config.list_physical_devices()
+
+
 def _pass_on(text, hidden):
     """Write `text` to the standard error, less the log lines of the
-    severities in `hidden` (and absl's notice about them)."""
+    severities in `hidden` (and absl's notice about them), and less the
+    CUDA probe's error on a machine without CUDA drivers."""
+    if _NO_CUDA_DRIVER in text:
+        _seen["no_cuda_driver"] = True
+    no_driver = _seen["no_cuda_driver"]
     for line in text.splitlines(keepends=True):
         match = _NATIVE_LOG_LINE.match(line)
         if line.startswith(_ABSL_NOTICE) or (match and match.group(1) in hidden):
             continue
+        if no_driver and match and _CUDA_PROBE_ERROR in line:
+            continue
         sys.stderr.write(line)
 
 
-def check_data_path(path):
+def check_data_path(path, source="default"):
     """Raise if `path` (the IMDB data given in `--data`) does not exist.
 
     `None` (the environment variable, else a download) is checked when the
-    data is loaded.
+    data is loaded. `source` says whose default data `--data` replaces
+    ("preset's" for `search`).
     """
     if path is not None and not os.path.exists(os.path.expanduser(path)):
         raise FileNotFoundError(
             f"No IMDB reviews at '{path}' (--data). Expected an aclImdb folder "
             "or .tar.gz in the official layout, or leave --data out to use the "
-            "preset's (or profile's) data."
+            f"{source} data."
         )
 
 

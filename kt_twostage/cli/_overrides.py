@@ -9,6 +9,9 @@ value.
 from __future__ import annotations
 
 import dataclasses
+import re
+
+from kt_twostage.schedule.compass import STAGE2_RULES
 
 # field -> (type, help). The flag is the field with dashes.
 OVERRIDES = {
@@ -33,7 +36,11 @@ OVERRIDES = {
     ),
     # `ImdbSearchSettings` only.
     "seed": (int, "random seed (Keras' global seed is set per trial)"),
-    "verbose": (int, "Keras verbosity: 0 silent, 1 progress bars, 2 one line"),
+    "verbose": (
+        int,
+        "0: one line per trial; 1: Keras' progress bars too; 2: a line per "
+        "epoch too (default: 0)",
+    ),
     "stage2_patience": (
         int,
         "stop a stage-2 trial after this many epochs without improvement "
@@ -42,8 +49,9 @@ OVERRIDES = {
     "stage2_rule": (
         str,
         "how stage 2 moves the learning rate: 'reference' (halve after an "
-        "improvement, else halfway back to the maximum) or 'compass' (a line "
-        "search from the stage-1 learning rate; see the README)",
+        "improvement, else halfway back to the maximum), 'compass' (a line "
+        "search from the stage-1 learning rate; see the README) or 'scout' "
+        "(4 learning rates across the range, then the compass search)",
     ),
     "keep_checkpoints": (
         int,
@@ -64,6 +72,13 @@ OVERRIDES = {
 }
 
 
+# Fields whose flag accepts a fixed set of values.
+CHOICES = {"stage2_rule": STAGE2_RULES}
+_METAVARS = {int: "N", float: "X"}
+# Fields whose default the help states itself (the command line's own).
+_OWN_DEFAULT = ("verbose",)
+
+
 def fields_of(settings_class) -> tuple:
     """The fields of `settings_class` (a settings dataclass) that have a flag
     here, in the class's order: the flags its subcommand offers."""
@@ -79,11 +94,51 @@ def flag(field) -> str:
     return "--" + field.replace("_", "-")
 
 
-def add_override_arguments(parser, fields):
-    """One flag per field of `fields`, defaulting to `None` (not given)."""
+def add_override_arguments(parser, fields, presets=None):
+    """One flag per field of `fields`, defaulting to `None` (not given).
+
+    With `presets` (`{name: settings}`), each flag's help ends with the
+    presets' values of its field, the defaults when the flag is left out.
+    """
     for field in fields:
         kind, text = OVERRIDES[field]
-        parser.add_argument(flag(field), type=kind, help=text)
+        if presets and field not in _OWN_DEFAULT:
+            text += _preset_defaults(presets, field)
+        parser.add_argument(
+            flag(field),
+            type=kind,
+            choices=CHOICES.get(field),
+            metavar=None if field in CHOICES else _METAVARS.get(kind),
+            help=text,
+        )
+
+
+def _preset_defaults(presets, field) -> str:
+    values = {name: getattr(settings, field) for name, settings in presets.items()}
+    if all(value is None for value in values.values()):
+        return ""
+    if len(set(values.values())) == 1:
+        return f" (default: {next(iter(values.values()))})"
+    listed = ", ".join(f"{name}: {value}" for name, value in values.items())
+    return f" (default: the preset's; {listed})"
+
+
+# Settings fields that are flags of their own (not overrides).
+_OTHER_FLAGS = ("directory", "project_name", "work_dir")
+
+
+def flag_words(message, fields=(*OVERRIDES, *_OTHER_FLAGS)) -> str:
+    """`message` with the settings fields it names (`stage2_trials`,
+    `units_min=40`, units_min) written as their flags (`--stage2-trials`,
+    `--units-min 40`, --units-min); one-word fields only in the first two
+    forms."""
+    for field in sorted(fields, key=len, reverse=True):
+        message = re.sub(rf"argument `{field}`", f"`{flag(field)}`", message)
+        message = re.sub(rf"`{field}`", f"`{flag(field)}`", message)
+        message = re.sub(rf"\b{field}=", f"{flag(field)} ", message)
+        if "_" in field:  # a bare word like `seed` may mean something else
+            message = re.sub(rf"\b{field}\b", flag(field), message)
+    return message
 
 
 def given_overrides(args, fields) -> dict:

@@ -29,7 +29,11 @@ def register(subparsers):
         "search",
         help="run or resume the two-stage search on IMDB",
         description="Run the two-stage search on the IMDB reviews. An existing "
-        "project is resumed unless --overwrite is given.",
+        "project is resumed unless --overwrite is given. Ctrl-C stops at the "
+        "end of the current batch and keeps the project: the same command "
+        "resumes it.",
+        epilog="exit status: 0 done, 1 a runtime error (data, project files), "
+        "2 a bad flag, 130 interrupted (Ctrl-C)",
     )
     add_settings_arguments(parser)
     add_distributed_arguments(parser)
@@ -79,19 +83,25 @@ def add_settings_arguments(parser):
         help="aclImdb folder or .tar.gz (default: the preset's; for 'seed', "
         "$KT_TWOSTAGE_IMDB or a download)",
     )
-    parser.add_argument("--directory", help="where projects are kept")
-    parser.add_argument("--project-name", help="project folder name")
+    parser.add_argument(
+        "--directory",
+        help=f"where projects are kept (default: {_preset_values('directory')})",
+    )
+    parser.add_argument(
+        "--project-name",
+        help=f"project folder name (default: {_preset_values('project_name')})",
+    )
     parser.add_argument(
         "--overwrite",
         action="store_true",
         help="delete an existing project of that name and start over",
     )
-    _overrides.add_override_arguments(parser, SEARCH_FIELDS)
+    _overrides.add_override_arguments(parser, SEARCH_FIELDS, presets=PRESETS)
     parser.add_argument(
         "--reinvest-stopped-epochs",
         action="store_true",
         help="with --stage2-patience: spend the epochs early stopping saves on "
-        "more stage-2 trials (within stage2_trials x stage2_epochs)",
+        "more stage-2 trials (within --stage2-trials x --stage2-epochs)",
     )
     parser.add_argument(
         "--mixed-precision",
@@ -103,11 +113,23 @@ def add_settings_arguments(parser):
 
 
 def settings_from_args(args) -> ImdbSearchSettings:
+def _preset_values(field) -> str:
+    """A field's value in the presets: `kt_twostage_runs`, or `quick: imdb_quick,
+    seed: imdb` where they differ."""
+    values = {name: getattr(settings, field) for name, settings in PRESETS.items()}
+    if len(set(values.values())) == 1:
+        return str(next(iter(values.values())))
+    return ", ".join(f"{name}: {value}" for name, value in values.items())
+
+
     """The preset with the flags' overrides; a bad value is a `UsageError`."""
     overrides = _overrides.given_overrides(
         args, (*SEARCH_FIELDS, "data", "directory", "project_name")
     )
     if args.overwrite:
+    # The command line prints one line per trial; Keras' progress bars only
+    # with --verbose 1.
+    overrides.setdefault("verbose", 0)
         overrides["overwrite"] = True
     if args.mixed_precision:
         overrides["mixed_precision"] = True
@@ -116,7 +138,7 @@ def settings_from_args(args) -> ImdbSearchSettings:
     try:
         return dataclasses.replace(PRESETS[args.preset], **overrides)
     except ValueError as error:
-        raise UsageError(str(error)) from error
+        raise UsageError(_overrides.flag_words(str(error))) from error
 
 
 def settings_argv(args, chief=True):
@@ -169,7 +191,7 @@ def _check_distributed_args(args):
 def check_args(args):
     """Every flag of `search`, checked before any data is loaded."""
     _check_distributed_args(args)
-    check_data_path(settings_from_args(args).data)
+    check_data_path(settings_from_args(args).data, source="preset's")
 
 
 def run(args):
@@ -196,6 +218,8 @@ def run(args):
     result = run_imdb_search(settings, stage2_parallelism=parallelism)
     print(
         f"chosen: units={result['units']} learning_rate={result['learning_rate']:.6g}"
+    project = os.path.join(settings.directory, settings.project_name)
+    print(f"project: {project} (an existing one is resumed)")
         f" | validation {result['objective']}={result['validation_score']:.4f}"
         f" | test accuracy={result['test_accuracy']:.4f}"
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from kt_twostage import _io
+from kt_twostage import _io, console
 from kt_twostage.imdb.data import ImdbData, load_imdb
 from kt_twostage.imdb.hypermodel import ImdbLstmHyperModel
 from kt_twostage.imdb.settings import ImdbSearchSettings
@@ -58,7 +58,9 @@ def run_search(
     tuner: TwoStageTuner, settings: ImdbSearchSettings, x, y, **fit_kwargs
 ) -> TwoStageTuner:
     """`tuner.search(x, y)` with the settings' validation split, batch size
-    and verbosity; returns `tuner`."""
+    and verbosity, one line per trial whatever the verbosity; returns
+    `tuner`."""
+    console.show_every_trial(tuner)
     tuner.search(
         x,
         y,

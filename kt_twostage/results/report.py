@@ -19,6 +19,12 @@ REPORT_FILES = {
     "stage1": "stage1_units.png",
     "stage2": "stage2_learning_rate.png",
 }
+NUMBERING = (
+    "Trials are numbered from 0 in the order they started, as in the "
+    "console's trial lines; trial N keeps its files in the folder `trial_N` "
+    "(Keras Tuner writes N with leading zeros to the width of the schedule's "
+    "length: trial 7 is `trial_07` in a schedule of 10 to 99 trials)."
+)
 _HEADERS = {
     "trial_id": "trial",
     "learning_rate": "learning rate",
@@ -49,6 +55,7 @@ def report_markdown(project, project_dir=None) -> str:
         # With an epoch budget the number of trials is not known in advance.
         if done < total and schedule.get("stage2_epoch_budget") is None:
             lines += [f"**Unfinished:** {done} of {total} trials ended.", ""]
+    lines += [NUMBERING, ""]
     chosen = project["chosen"]
     lines += ["## Chosen configuration", ""]
     if chosen is None:
@@ -60,14 +67,19 @@ def report_markdown(project, project_dir=None) -> str:
             else "no stage-2 trial has completed: the best stage-1 trial"
         )
         lines += [
-            f"Trial {chosen['trial_id']} ({kind}, the first on ties): "
+            f"Trial {table.trial_number(chosen['trial_id'])} ({kind}, the first "
+            "on ties): "
             f"units = {chosen['units']}, learning rate = "
             f"{table.format_cell(float(chosen['learning_rate']), 6)}, "
             f"{objective} = {table.format_cell(chosen['score'], 6)}.",
             "",
         ]
     for stage in sorted({row["stage"] for row in rows}):
-        stage_rows = [row for row in rows if row["stage"] == stage]
+        stage_rows = [
+            {**row, "trial_id": table.trial_number(row["trial_id"])}
+            for row in rows
+            if row["stage"] == stage
+        ]
         lines += [
             f"## {table.STAGE_NAMES.get(stage, f'stage {stage}').capitalize()}",
             "",

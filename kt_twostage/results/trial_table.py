@@ -226,6 +226,14 @@ def _direction_from_trials(trials, objective):
     return "max"
 
 
+def trial_number(trial_id) -> str:
+    """The number a trial goes by everywhere (the console, reports): its
+    Keras Tuner id without the zeros Keras Tuner pads it with to the width of
+    `max_trials` (`07` is trial 7; its folder stays `trial_07`)."""
+    text = str(trial_id)
+    return str(int(text)) if text.isdigit() else text
+
+
 def _trial_sort_key(trial_id):
     return (0, int(trial_id), "") if trial_id.isdigit() else (1, 0, trial_id)
 
