@@ -2,6 +2,7 @@
 
 import math
 import random
+import time
 
 import pytest
 from oracle_driver import (
@@ -478,11 +479,17 @@ def test_a_tuner_that_kept_running_through_a_chief_restart_ends_its_trial(tmp_pa
     assert describe(c)[1] == 30
     finish(chief, c, 0.4)
     finish(chief, a, 0.5)  # worker0 reports the trial it kept running
-    # Nothing else to do: worker2 takes over worker1's trial.
+    # worker1's trial is leased to it from the restart: worker2 waits...
+    assert chief.create_trial("worker2").status == IDLE
+    # ...until worker1 has been silent for the worker timeout.
+    chief.leases.timeout = 0.01
+    time.sleep(0.05)
     again = chief.create_trial("worker2")
     assert again.trial_id == b.trial_id
     finish(chief, again, 0.6)
-    # worker1 reports too: the first result counts, nothing breaks.
+    # worker1 reports too, late: the chief's server refuses it (in process,
+    # the first result counts), nothing breaks.
+    assert "given to another worker" in chief.refuse_report("worker1", b.trial_id)
     finish(chief, b, 0.1)
     assert chief.trials[b.trial_id].score == 0.6
     assert chief.end_order.count(b.trial_id) == 1
