@@ -9,7 +9,7 @@ import os
 import sys
 import textwrap
 
-from kt_twostage.cli import _overrides
+from kt_twostage.cli import _distributed, _overrides, _worker_settings
 from kt_twostage.cli._common import UsageError, add_backend_argument, check_data_path
 from kt_twostage.imdb.sample import sample_path
 from kt_twostage.imdb.settings import PRESETS, ImdbSearchSettings
@@ -56,9 +56,9 @@ def add_distributed_arguments(parser):
         "--serve",
         metavar="[HOST:]PORT",
         help="be the chief of a distributed search, listening on HOST:PORT "
-        "(HOST defaults to 127.0.0.1; give an address explicitly to accept "
-        "workers from other machines: the channel has no encryption and no "
-        "authentication); workers join with `kt-twostage worker`",
+        "(HOST defaults to 127.0.0.1; another address needs a token, "
+        "--token-file, or --insecure; TLS with --tls-cert/--tls-key); workers "
+        "join with `kt-twostage worker`",
     )
     group.add_argument(
         "--stage2-parallelism",
@@ -67,6 +67,7 @@ def add_distributed_arguments(parser):
         help="stage-2 trials that workers may run at once, speculatively: same "
         "result, fewer rounds, some extra trials (default: 1, sequential)",
     )
+    _distributed.add_chief_arguments(group)
 
 
 def add_settings_arguments(parser):
@@ -112,7 +113,6 @@ def add_settings_arguments(parser):
     add_backend_argument(parser)
 
 
-def settings_from_args(args) -> ImdbSearchSettings:
 def _preset_values(field) -> str:
     """A field's value in the presets: `kt_twostage_runs`, or `quick: imdb_quick,
     seed: imdb` where they differ."""
@@ -122,14 +122,15 @@ def _preset_values(field) -> str:
     return ", ".join(f"{name}: {value}" for name, value in values.items())
 
 
+def settings_from_args(args) -> ImdbSearchSettings:
     """The preset with the flags' overrides; a bad value is a `UsageError`."""
     overrides = _overrides.given_overrides(
         args, (*SEARCH_FIELDS, "data", "directory", "project_name")
     )
-    if args.overwrite:
     # The command line prints one line per trial; Keras' progress bars only
     # with --verbose 1.
     overrides.setdefault("verbose", 0)
+    if args.overwrite:
         overrides["overwrite"] = True
     if args.mixed_precision:
         overrides["mixed_precision"] = True
@@ -167,6 +168,7 @@ def distributed_commands(args):
     chief = [*base, "search", *settings_argv(args)]
     if args.stage2_parallelism is not None:
         chief += ["--stage2-parallelism", str(args.stage2_parallelism)]
+    chief += _distributed.chief_argv(args)
     worker = [*base, "worker", *settings_argv(args, chief=False)]
     return chief, worker
 
@@ -180,6 +182,7 @@ def _check_distributed_args(args):
         if value is not None and value < 1:
             flag = "--" + name.replace("_", "-")
             raise UsageError(f"{flag} must be a positive integer, got {value}")
+    _distributed.check_chief_args(args)
     if args.serve is None:
         return None
     try:
@@ -201,6 +204,8 @@ def run(args):
     address = _check_distributed_args(args)
     settings = settings_from_args(args)
     parallelism = args.stage2_parallelism or 1
+    # The token and TLS reach the chief (and local workers) through these.
+    os.environ.update(_distributed.security_environment(args))
     if args.workers:
         if parallelism == 1 and args.workers > 1:
             print(
@@ -213,13 +218,17 @@ def run(args):
         return distributed.launch_local(
             chief, args.workers, worker_command=worker, host=host, port=port
         )
-    if address is not None:
-        os.environ.update(distributed.role_environment(distributed.CHIEF_ID, *address))
-    result = run_imdb_search(settings, stage2_parallelism=parallelism)
-    print(
-        f"chosen: units={result['units']} learning_rate={result['learning_rate']:.6g}"
     project = os.path.join(settings.directory, settings.project_name)
     print(f"project: {project} (an existing one is resumed)")
+    if address is not None:
+        os.environ.update(distributed.role_environment(distributed.CHIEF_ID, *address))
+    # Workers read them from the project (`kt-twostage worker`).
+    _worker_settings.publish_settings(settings)
+    result = run_imdb_search(
+        settings, stage2_parallelism=parallelism, worker_timeout=args.worker_timeout
+    )
+    print(
+        f"chosen: units={result['units']} learning_rate={result['learning_rate']:.6g}"
         f" | validation {result['objective']}={result['validation_score']:.4f}"
         f" | test accuracy={result['test_accuracy']:.4f}"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kt_twostage.cli import search
+from kt_twostage.cli import _distributed, _worker_settings, search
 from kt_twostage.cli._common import UsageError, check_data_path
 
 
@@ -14,11 +14,12 @@ def register(subparsers):
         help="train trials for the chief of a distributed search",
         description="Join a distributed two-stage search as a worker: ask the "
         "chief (`kt-twostage search --serve`) for trials and train them until "
-        "it says the search is over. Give the same settings flags as the "
-        "chief. The project directory must be the chief's (a shared "
-        "filesystem when the worker runs on another machine). A worker that "
-        "is restarted with the same --tuner-id gets back the trial it was "
-        "running. See docs/distributed.md.",
+        "it says the search is over. The settings are the chief's, read from "
+        "the project (--directory and --project-name, the chief's: a shared "
+        "filesystem when the worker runs on another machine); settings flags "
+        "given here must agree with them. A worker that is restarted with the "
+        "same --tuner-id gets back the trial it was running. See "
+        "docs/distributed.md.",
     )
     group = parser.add_argument_group("distributed tuning")
     group.add_argument(
@@ -32,8 +33,10 @@ def register(subparsers):
         help="this worker's id, unique among the workers, e.g. worker0 "
         "(default: $KERASTUNER_TUNER_ID)",
     )
+    _distributed.add_worker_arguments(group)
     search.add_settings_arguments(parser)
-    parser.set_defaults(func=run, check=check_args)
+    # No preset unless given: the settings are the chief's.
+    parser.set_defaults(func=run, check=check_args, preset=None)
 
 
 def role_from_args(args):
@@ -74,15 +77,20 @@ def check_args(args):
             "project it shares with the chief)"
         )
     role_from_args(args)
-    check_data_path(search.settings_from_args(args).data)
+    _distributed.check_worker_args(args)
+    settings = _worker_settings.check_explicit_flags(args)
+    if args.data is not None or args.preset is not None:
+        check_data_path(settings.data)
 
 
 def run(args):
     from kt_twostage import distributed
 
     tuner_id, host, port = role_from_args(args)
-    settings = search.settings_from_args(args)
     os.environ.update(distributed.role_environment(tuner_id, host, port))
+    os.environ.update(_distributed.security_environment(args))
+    settings = _worker_settings.worker_settings(args)
+    check_data_path(settings.data)
 
     from kt_twostage.imdb import search as imdb_search
 
