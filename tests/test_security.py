@@ -66,3 +66,21 @@ def test_worker_tls_ca_must_exist(capsys):
     flags = ["--chief", "127.0.0.1:5000", "--tuner-id", "worker0"]
     assert cli_main(["worker", *flags, "--tls-ca", "/no/such.pem"]) == 2
     assert "--tls-ca: no such file" in capsys.readouterr().err
+
+
+def test_flags_set_the_environment(tmp_path, monkeypatch):
+    from kt_twostage.cli import build_parser
+    from kt_twostage.cli._distributed import security_environment
+
+    monkeypatch.delenv(security.TLS_CA_ENV, raising=False)
+    token, cert, key = tmp_path / "token", tmp_path / "cert.pem", tmp_path / "key.pem"
+    token.write_text(TOKEN + "\n")
+    flags = ["--token-file", str(token), "--tls-cert", str(cert), "--tls-key", str(key)]
+    args = build_parser().parse_args(["search", "--workers", "2", *flags])
+    environment = security_environment(args)
+    assert environment[security.TOKEN_ENV] == TOKEN
+    assert environment[security.TLS_CERT_ENV] == str(cert)
+    assert environment[security.TLS_KEY_ENV] == str(key)
+    # Local workers trust the chief's own certificate.
+    assert environment[security.TLS_CA_ENV] == str(cert)
+    assert security.INSECURE_ENV not in environment

@@ -98,6 +98,9 @@ def security_environment(args) -> dict:
             environment[variable] = os.path.abspath(path)
     if getattr(args, "insecure", False):
         environment[security.INSECURE_ENV] = "1"
+    if security.TLS_CERT_ENV in environment and not os.environ.get(security.TLS_CA_ENV):
+        # Local workers (--workers) trust the chief's own certificate.
+        environment[security.TLS_CA_ENV] = environment[security.TLS_CERT_ENV]
     return environment
 
 
