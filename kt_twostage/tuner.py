@@ -186,7 +186,9 @@ class TwoStageTuner(keras_tuner.Tuner):
         )
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         # One line per trial instead of Keras Tuner's tables (`console`).
-        console.install(self.oracle, epochs_of=self._trained_epochs_of)
+        # (On a worker `self.oracle` is now Keras Tuner's client: the display
+        # goes on the oracle itself.)
+        console.install(oracle, epochs_of=self._trained_epochs_of)
         distributed.prepare_worker(self)
 
     def _trained_epochs_of(self, trial_id):
