@@ -18,6 +18,7 @@ from kt_twostage import (
     distributed,
     interrupt,
     reproducibility,
+    tensorboard_logs,
     tuner_checks,
 )
 from kt_twostage._gc import long_lived_objects_frozen
@@ -258,6 +259,10 @@ class TwoStageTuner(keras_tuner.Tuner):
             tuner_utils.convert_to_metrics_dict(results, objective),
             step=tuner_utils.get_best_step(results, objective),
         )
+
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        # Keras Tuner's, with `tuner/stage` and `tuner/epochs` in the HParams.
+        tensorboard_logs.configure_tensorboard(self, callbacks, trial, execution)
 
     def _extra_callbacks(self, trial):
         # First: a worker that lost its trial stops before any checkpoint.

@@ -36,6 +36,13 @@ def register(subparsers):
         "2 a bad flag, 130 interrupted (Ctrl-C)",
     )
     add_settings_arguments(parser)
+    parser.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write TensorBoard logs to DIR, one run per trial, with its units, "
+        "learning rate and stage in the HParams view (`tensorboard --logdir "
+        "DIR`; TensorFlow backend, one process: not with --workers)",
+    )
     add_distributed_arguments(parser)
     parser.set_defaults(func=run, check=check_args)
 
@@ -194,6 +201,11 @@ def _check_distributed_args(args):
 def check_args(args):
     """Every flag of `search`, checked before any data is loaded."""
     _check_distributed_args(args)
+    if args.tensorboard is not None and args.workers:
+        raise UsageError(
+            "--tensorboard writes the logs of one process; leave out --workers "
+            "(or pass a TensorBoard callback to each worker's search in Python)"
+        )
     check_data_path(settings_from_args(args).data, source="preset's")
 
 
@@ -225,7 +237,10 @@ def run(args):
     # Workers read them from the project (`kt-twostage worker`).
     _worker_settings.publish_settings(settings)
     result = run_imdb_search(
-        settings, stage2_parallelism=parallelism, worker_timeout=args.worker_timeout
+        settings,
+        callbacks=_tensorboard_callbacks(args.tensorboard),
+        stage2_parallelism=parallelism,
+        worker_timeout=args.worker_timeout,
     )
     print(
         f"chosen: units={result['units']} learning_rate={result['learning_rate']:.6g}"
@@ -238,6 +253,15 @@ def run(args):
     # Last, alone on its line: what scripts read.
     print(json.dumps({k: result[k] for k in ("units", "learning_rate")}))
     return 0
+
+
+def _tensorboard_callbacks(log_dir) -> list:
+    """`[keras.callbacks.TensorBoard(log_dir)]`, or none without a folder."""
+    if log_dir is None:
+        return []
+    import keras
+
+    return [keras.callbacks.TensorBoard(log_dir)]
 
 
 def explain_result(result, settings) -> list[str]:

@@ -72,17 +72,20 @@ def run_search(
     return tuner
 
 
-def run_imdb_search(settings: ImdbSearchSettings, **tuner_kwargs) -> dict:
+def run_imdb_search(settings: ImdbSearchSettings, callbacks=(), **tuner_kwargs) -> dict:
     """Run (or resume) the search, test the chosen model once, save the result.
+
+    `callbacks` are Keras callbacks for every trial's `fit` (for example
+    `keras.callbacks.TensorBoard`).
 
     Returns:
         A dict with the chosen `units` and `learning_rate`, its validation
         score, the test accuracy and loss, and where it was written.
     """
     data = load_data(settings)
-    tuner = run_search(
-        build_tuner(settings, **tuner_kwargs), settings, data.x_train, data.y_train
-    )
+    tuner = build_tuner(settings, **tuner_kwargs)
+    fit_kwargs = {"callbacks": list(callbacks)} if callbacks else {}
+    run_search(tuner, settings, data.x_train, data.y_train, **fit_kwargs)
     best_trial = tuner.oracle.get_best_trials(1)[0]
     model = tuner.get_best_models(1)[0]
     test_loss, test_accuracy = model.evaluate(
