@@ -11,7 +11,8 @@ oracles sample the space at random (or by TPE) and never use a default.
 Their searches are run once per table and stand for every stage-1 rate
 (a test checks that they are identical at two rates); only the two-stage
 rules are replayed again. That is how the searches are driven, not a
-change to any of them.
+change to any of them. Light to import: Keras Tuner loads when a replay
+runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import math
 import os
 import time
 
-from kt_twostage.replay.run import ReplayRun, run_replay
 from kt_twostage.replay.settings import resolve_settings
 from kt_twostage.replay.tuners import BASELINE_TUNERS
 
@@ -58,23 +58,15 @@ def entry_name(table_path, rate) -> str:
     return f"{stem}-lr{rate:g}"
 
 
-@dataclasses.dataclass(frozen=True)
-class SuiteEntry:
-    """One replay of a suite: `name`, its `ReplayRun`, the table's sha256
-    and `reused`, the tuners whose searches came from the table's first
-    stage-1 rate."""
-
-    name: str
-    run: ReplayRun
-    table_sha256: str | None
-    reused: tuple
-
-
 def run_entries(
     curves, schedule, rates, *, tuners, budgets, seeds, replay_seed, workers, log
 ) -> list:
     """`[(rate, ReplayRun, reused tuners)]` of one table at each stage-1
     rate in `rates` (checked `resolve_settings` keywords in `schedule`)."""
+    # Keras Tuner loads with the runner: the command line reads this
+    # module's names before it checks its flags.
+    from kt_twostage.replay.run import run_replay
+
     out, shared = [], None
     for rate in rates:
         settings = resolve_settings(curves, stage1_learning_rate=rate, **schedule)
@@ -106,7 +98,7 @@ def run_entries(
     return out
 
 
-def _merged(run, tuners, results, seconds) -> ReplayRun:
+def _merged(run, tuners, results, seconds):
     order = {name: i for i, name in enumerate(tuners)}
     budget_order = {multiple: i for i, (multiple, _) in enumerate(run.budgets)}
     results.sort(
