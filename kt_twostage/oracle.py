@@ -358,7 +358,11 @@ class TwoStageOracle(ResilientOracle):
                     score=trial.score if completed and trial_id in ended else None,
                     ended=trial_id in ended,
                     branch=values.get(BRANCH_KEY),
-                    epochs=_epochs_trained(trial, values) if completed else None,
+                    epochs=(
+                        oracle_checks.epochs_trained(trial.best_step, values)
+                        if completed
+                        else None
+                    ),
                 )
             )
         return records
@@ -472,26 +476,14 @@ class TwoStageOracle(ResilientOracle):
 
     @keras_tuner.synchronized
     def update_trial(self, trial_id, metrics, step=0):
-        self._warn_if_epochs_ignored(trial_id, step)
+        if not self._warned_epochs:
+            # Once: the Tuner trains every trial for the epochs of `search`.
+            scheduled = self.trials[trial_id].hyperparameters.values.get(EPOCHS_KEY)
+            message = oracle_checks.epochs_ignored(trial_id, step, scheduled)
+            if message:
+                self._warned_epochs = True
+                warnings.warn(message, stacklevel=2)
         return super().update_trial(trial_id, metrics, step)
-
-    def _warn_if_epochs_ignored(self, trial_id, step):
-        """Warn once when a trial's best epoch lies beyond its `tuner/epochs`:
-        it trained for longer than its stage asks (a plain `Tuner` trains every
-        trial for the `epochs` given to `search`)."""
-        scheduled = self.trials[trial_id].hyperparameters.values.get(EPOCHS_KEY)
-        if self._warned_epochs or scheduled is None or not step or step < scheduled:
-            return
-        self._warned_epochs = True
-        warnings.warn(
-            f"Trial {trial_id} reported its best epoch at step {step}, but the "
-            f"two-stage schedule trains it for {scheduled} epoch(s) "
-            "(`tuner/epochs` in its values): the Tuner ignores the schedule's "
-            "epochs. Use `kt_twostage.TwoStageTuner`, or read "
-            '`hp.values["tuner/epochs"]` in your `HyperModel.fit` or '
-            "`Tuner.run_trial` and pass it to `model.fit(epochs=...)`.",
-            stacklevel=2,
-        )
 
     # ------------------------------------------------------------------ #
     # Ranking and failures.
@@ -594,16 +586,3 @@ class TwoStageOracle(ResilientOracle):
             self._schedule = current
             self._update_max_trials()
             self.save()
-
-
-def _epochs_trained(trial, values):
-    """Epochs a completed trial trained, when early stopping may have cut it.
-
-    Keras' `EarlyStopping(patience=P)` stops `P` epochs after the best one,
-    whose index Keras Tuner reports as the trial's best step; None when the
-    trial had no patience (it trained all its epochs).
-    """
-    patience = values.get(PATIENCE_KEY)
-    if patience is None or trial.best_step is None:
-        return None
-    return min(int(values[EPOCHS_KEY]), int(trial.best_step) + 1 + int(patience))

@@ -5,7 +5,7 @@ Plain values in, a value or an error out: no oracle state.
 
 from __future__ import annotations
 
-from kt_twostage.schedule import ScheduleConfig, compass
+from kt_twostage.schedule import EPOCHS_KEY, PATIENCE_KEY, ScheduleConfig, compass
 
 
 def resume_differences(saved, current, saved_settings, settings) -> dict:
@@ -85,3 +85,32 @@ def check_reinvest(reinvest, patience, parallelism) -> bool:
             "time. Use `stage2_parallelism=1`."
         )
     return reinvest
+
+
+def epochs_ignored(trial_id, step, scheduled):
+    """The warning when a trial's best epoch lies beyond its `tuner/epochs`
+    (it trained for longer than its stage asks: a plain `Tuner` trains every
+    trial for the `epochs` given to `search`), else None."""
+    if scheduled is None or not step or step < scheduled:
+        return None
+    return (
+        f"Trial {trial_id} reported its best epoch at step {step}, but the "
+        f"two-stage schedule trains it for {scheduled} epoch(s) "
+        "(`tuner/epochs` in its values): the Tuner ignores the schedule's "
+        "epochs. Use `kt_twostage.TwoStageTuner`, or read "
+        '`hp.values["tuner/epochs"]` in your `HyperModel.fit` or '
+        "`Tuner.run_trial` and pass it to `model.fit(epochs=...)`."
+    )
+
+
+def epochs_trained(best_step, values):
+    """Epochs a completed trial trained, when early stopping may have cut it.
+
+    Keras' `EarlyStopping(patience=P)` stops `P` epochs after the best one,
+    whose index Keras Tuner reports as the trial's best step; None when the
+    trial had no patience (it trained all its epochs).
+    """
+    patience = values.get(PATIENCE_KEY)
+    if patience is None or best_step is None:
+        return None
+    return min(int(values[EPOCHS_KEY]), int(best_step) + 1 + int(patience))
