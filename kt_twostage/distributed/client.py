@@ -227,6 +227,11 @@ class WorkerClient(oracle_client.OracleClient):
         self._heartbeat = _Heartbeat(stub, metadata, self._report_lost)
         self._lost = set()
 
+    @property
+    def _display(self):
+        """This worker's display of its trials: its own oracle's."""
+        return self._oracle._display
+
     def holds(self, trial_id) -> bool:
         """Whether the chief still counts on this worker for `trial_id`."""
         return trial_id not in self._lost and self._heartbeat.beat(trial_id)
