@@ -112,4 +112,4 @@ def test_summary_json_carries_the_table_noise(disagreeing, tmp_path):
     assert set(diff["by_recorded_seed"]) == {str(s) for s in SEEDS}
     assert 1.0 <= noise["rank"]["mean"] <= 2.0
     with open(paths["summary.md"]) as handle:
-        assert "with the table's noise" in handle.read()
+        assert "### With the table's noise, budget 1x" in handle.read()
