@@ -63,7 +63,7 @@ def test_resume_with_other_settings_is_a_one_line_error(tmp_path, capsys):
     assert search(tmp_path, "--stage2-epochs", "2") == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "stage2_epochs: project has 1, now 2" in err
+    assert "--stage2-epochs: project has 1, now 2" in err
     # The command line's words, not the library's.
     assert "`--overwrite` (this deletes the project)" in err
     assert "a new `--project-name`" in err
@@ -75,10 +75,10 @@ def test_resume_with_other_settings_is_a_one_line_error(tmp_path, capsys):
     "flags, status, message",
     [
         (["--data", "/no/such/aclImdb"], 1, "/no/such/aclImdb"),
-        (["--units-min", "9", "--units-max", "5"], 2, "units_min=9 > units_max=5"),
+        (["--units-min", "9", "--units-max", "5"], 2, "--units-min 9 > --units-max 5"),
         (["--validation-split", "1.5"], 2, "between 0 and 1"),
         # Checked at the top since issue 11 (was 1, after the data loaded).
-        (["--stage2-trials", "0"], 2, "`stage2_trials`, expected a positive integer"),
+        (["--stage2-trials", "0"], 2, "`--stage2-trials`, expected a positive integer"),
     ],
 )
 def test_bad_input_exits_with_one_line(tmp_path, capsys, flags, status, message):
