@@ -113,3 +113,17 @@ def test_summary_json_carries_the_table_noise(disagreeing, tmp_path):
     assert 1.0 <= noise["rank"]["mean"] <= 2.0
     with open(paths["summary.md"]) as handle:
         assert "### With the table's noise, budget 1x" in handle.read()
+
+
+def test_replicates_are_centred_on_the_observed_means(disagreeing):
+    noise = table_noise(disagreeing, replicates=200)[1.0]
+    for tuner in disagreeing.tuners:
+        outcomes = [
+            r.test_accuracy for r in disagreeing.results if r.search.tuner == tuner
+        ]
+        assert noise.point_means[tuner] == pytest.approx(np.mean(outcomes))
+        assert noise.means[tuner].mean() == pytest.approx(noise.point_means[tuner])
+        regret = noise.normalised_regret[tuner]
+        assert regret.mean() == pytest.approx(
+            noise.point_normalised_regret[tuner], abs=0.05
+        )

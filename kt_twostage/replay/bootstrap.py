@@ -26,6 +26,10 @@ the spread of the recorded seeds estimates it. They do not cover that on
 another recording a tuner would have chosen other configurations (the
 choices are held fixed), nor the choice of problem. With one recorded seed
 (b) is zero. The regret's optimum is recomputed on every resampled table.
+Holding a choice fixed while re-reading another run also takes away the
+edge the search had from choosing on the run it saw, so the replicates sit
+lower than the searches' outcomes: `table_noise` centres them on the
+observed values and uses their spread.
 
 `by_recorded_seed` gives the other view: each tuner's mean outcome when
 every search's choice is scored on one recorded seed only.

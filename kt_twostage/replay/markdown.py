@@ -33,7 +33,9 @@ DEFINITIONS = f"""\
   held fixed) from the resampled table. They cover which searches ran and
   the training noise of the chosen configurations as the recorded seeds
   show it; not that another recording would make the tuners choose
-  differently. **Rank**: 1 is the best mean among the tuners replayed.
+  differently. The replicates are centred on the observed values (their
+  spread is used, not their shift). **Rank**: 1 is the best mean among the
+  tuners replayed.
   **Normalised regret**: (optimum - outcome) / (optimum - mean recorded
   configuration). **Per recorded seed**: the mean outcome when every
   search's choice is scored on that recorded seed alone.

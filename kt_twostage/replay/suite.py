@@ -41,7 +41,10 @@ COVERS = (
     "are held fixed and its outcome re-read from the resampled table. They "
     "cover which searches ran and the training noise of the chosen "
     "configurations (as the recorded seeds show it), not that another "
-    "recording would change the tuners' choices, nor the choice of tables."
+    "recording would change the tuners' choices, nor the choice of tables. "
+    "The replicates are centred on the observed values (re-reading a fixed "
+    "choice from another run takes away the edge of having chosen on that "
+    "run): the intervals use the bootstrap's spread, not its shift."
 )
 
 

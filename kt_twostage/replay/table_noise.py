@@ -10,6 +10,10 @@ what an interval covers.
 configuration): 0 at the table's optimum, 1 no better than a recorded
 configuration drawn at random (the mean over the table's grid of each
 configuration's mean outcome), each replicate on its own resampled table.
+
+Every replicate series (mean outcomes, the optimum, the mean configuration)
+is centred on its observed value (`centred`): the intervals use the
+bootstrap's spread, not its shift.
 """
 
 from __future__ import annotations
@@ -66,17 +70,23 @@ def table_noise(run, replicates=REPLICATES) -> dict:
             seed=run.replay_seed * 1000 + number,
         )
         by_tuner = {tuner: grouped[multiple, tuner] for tuner in run.tuners}
-        means = bootstrap.replicate_means(by_tuner)
-        spread = bootstrap.optimum - bootstrap.mean_configuration
         point = {
             t: float(np.mean([r.test_accuracy for r in rs]))
             for t, rs in by_tuner.items()
         }
+        means = {
+            t: centred(m, point[t])
+            for t, m in bootstrap.replicate_means(by_tuner).items()
+        }
+        spread = centred(bootstrap.optimum, optimum) - centred(
+            bootstrap.mean_configuration, mean_configuration
+        )
+        resampled_optimum = centred(bootstrap.optimum, optimum)
         out[multiple] = BudgetNoise(
             means=means,
             ranks=ranks(means),
             normalised_regret={
-                t: (bootstrap.optimum - m) / spread for t, m in means.items()
+                t: (resampled_optimum - m) / spread for t, m in means.items()
             },
             point_means=point,
             point_normalised_regret={
@@ -88,6 +98,18 @@ def table_noise(run, replicates=REPLICATES) -> dict:
             },
         )
     return out
+
+
+def centred(replicates, point) -> np.ndarray:
+    """`replicates` shifted so that their mean is `point`.
+
+    Holding each search's choice fixed while re-reading its outcome from
+    another recorded run takes away the edge the search had from choosing
+    on that run: a bias of the resampling, not of the tuner. The intervals
+    therefore take the replicates' spread around the observed value.
+    """
+    replicates = np.asarray(replicates, dtype=float)
+    return replicates - replicates.mean() + point
 
 
 def point_ranks(point_means) -> dict:
