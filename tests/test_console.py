@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import oracle_driver
+import pytest
 from oracle_driver import finish
 
 from kt_twostage import console
@@ -119,6 +120,7 @@ def test_the_cuda_probe_error_is_hidden_only_without_drivers(capsys, monkeypatch
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.heavy  # the whole demo, in a process
 def test_the_demo_prints_a_screenful_without_tensorflow_noise(tmp_path):
     """`kt-twostage search --preset quick`, as a new user runs it: no
     TF_CPP_MIN_LOG_LEVEL set, output of about 40 lines."""

@@ -162,6 +162,7 @@ def trial_numbers(stdout):
     ]
 
 
+@pytest.mark.heavy  # two real searches in processes, per moment
 @pytest.mark.parametrize(
     "after, delay",
     [("trial 0 |", 1.0), ("trial 1 |", 1.0), ("trial 0 |", 0.0)],
@@ -197,6 +198,7 @@ def test_ctrl_c_then_the_same_command_finishes_the_search(tmp_path, after, delay
     assert statuses == ["COMPLETED"] * TOTAL
 
 
+@pytest.mark.heavy  # a real search in a process
 def test_a_second_ctrl_c_exits_at_once(tmp_path):
     status, out, err = interrupt_after(tmp_path, "trial 0 |", 0.5, signals=2)
     assert status == 130
