@@ -217,7 +217,7 @@ def write_suite_plot(suite, path) -> str:
         axis.set_xticklabels(names, rotation=30, ha="right", fontsize="small")
         axis.set_title(f"budget {budget}")
         axis.grid(alpha=0.3)
-    axes[0].set_ylabel("normalised regret (0 = optimum, 1 = random configuration)")
+    axes[0].set_ylabel("normalised regret (0: optimum, 1: random)")
     axes[-1].legend(loc="upper right", fontsize="x-small")
     return plots.save_png(figure, path)
 
