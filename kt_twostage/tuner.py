@@ -19,6 +19,7 @@ from kt_twostage import (
     interrupt,
     reproducibility,
     tensorboard_logs,
+    trial_memory,
     tuner_checks,
 )
 from kt_twostage._gc import long_lived_objects_frozen
@@ -229,7 +230,12 @@ class TwoStageTuner(keras_tuner.Tuner):
     def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
         # A full disk is no trial's fault: Keras Tuner would count the trial
         # as failed and go on; it stops the search instead (`disk_full`).
-        with disk_full.stop_search_when_disk_full():
+        # What the trial leaves in TensorFlow's or JAX's caches goes with it
+        # (`trial_memory`).
+        with (
+            disk_full.stop_search_when_disk_full(),
+            trial_memory.released_after_trial(),
+        ):
             self._run_and_report_trial(trial, *fit_args, **fit_kwargs)
 
     def _run_and_report_trial(self, trial, *fit_args, **fit_kwargs):
