@@ -15,10 +15,13 @@ Usage:
         [--backends tensorflow,jax] [--tuners twostage,twostage-unfixed,random]
     python benchmarks/bench_memory.py one --tuner twostage --out FILE.json
         (the backend is the environment's KERAS_BACKEND)
+    python benchmarks/bench_memory.py plot FILE.json... [--out-dir DIR]
 
 `all` runs `one` in a subprocess per pair, then writes `memory.json` (every
 curve) and `memory.png` (the plot) into `--out-dir`, and prints the growth
-from trial 10 to trial 100 and to the last trial.
+from trial 10 to trial 100 and to the last trial. `one` rewrites its JSON
+after every trial (`complete` says whether the search ended), so `plot`
+also works on runs cut short.
 """
 
 from __future__ import annotations
@@ -168,19 +171,22 @@ def summary_line(result):
     curve = result["rss_mib"]
     to_100 = growth(curve, 10, 100)
     to_last = growth(curve, 10, len(curve))
-    return (
+    line = (
         f"{result['backend']:<10} {result['tuner']:<17} {len(curve)} trials, "
-        f"{result['seconds']:.0f} s, load {result['load_average']:.1f}: RSS at "
-        f"trial 10 {curve[9]:.0f} MiB, at 100 {curve[99]:.0f} MiB "
-        f"({to_100:+.1%}), at {len(curve)} {curve[-1]:.0f} MiB ({to_last:+.1%})"
+        f"{result['seconds']:.0f} s, load {result['load_average']:.1f}"
     )
+    if to_last is None:
+        return line
+    line += f": RSS at trial 10 {curve[9]:.0f} MiB"
+    if to_100 is not None:
+        line += f", at 100 {curve[99]:.0f} MiB ({to_100:+.1%})"
+    return line + f", at {len(curve)} {curve[-1]:.0f} MiB ({to_last:+.1%})"
 
 
 # --------------------------------------------------------------------------- #
 # all: every pair in subprocesses, then the JSON and the plot
 # --------------------------------------------------------------------------- #
 def run_all(args):
-    os.makedirs(args.out_dir, exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         for backend in args.backends.split(","):
@@ -196,15 +202,29 @@ def run_all(args):
                 subprocess.run(command, env=environment, check=True)
                 with open(out) as handle:
                     results.append(json.load(handle))
+    write_outputs(results, args.out_dir)
+
+
+def run_plot(args):
+    """The JSON and the plot from `one`'s outputs (complete or cut short)."""
+    results = []
+    for path in args.results:
+        with open(path) as handle:
+            results.append(json.load(handle))
+    os.makedirs(args.out_dir, exist_ok=True)
+    write_outputs(results, args.out_dir)
+
+
+def write_outputs(results, out_dir):
     for result in results:
         result["growth_10_to_100"] = growth(result["rss_mib"], 10, 100)
         result["growth_10_to_last"] = growth(
             result["rss_mib"], 10, len(result["rss_mib"])
         )
-    with open(os.path.join(args.out_dir, "memory.json"), "w") as handle:
+    with open(os.path.join(out_dir, "memory.json"), "w") as handle:
         json.dump(results, handle, indent=1)
         handle.write("\n")
-    plot(results, os.path.join(args.out_dir, "memory.png"))
+    plot(results, os.path.join(out_dir, "memory.png"))
     print("summary:")
     for result in results:
         print(summary_line(result))
@@ -247,12 +267,19 @@ def main(argv=None):
     every.add_argument("--backends", default="tensorflow,jax")
     every.add_argument("--tuners", default=",".join(TUNERS))
     every.add_argument("--out-dir", default="docs/benchmarks/memory")
+    plotting = commands.add_parser("plot", help="JSON and plot from `one` outputs")
+    plotting.add_argument("results", nargs="+")
+    plotting.add_argument("--out-dir", default="docs/benchmarks/memory")
     args = parser.parse_args(argv)
+    if args.command == "plot":
+        run_plot(args)
+        return
     if args.trials < 100:
         parser.error(f"Received --trials={args.trials}, expected at least 100.")
     if args.command == "one":
         run_one(args)
     else:
+        os.makedirs(args.out_dir, exist_ok=True)
         run_all(args)
 
 
