@@ -30,6 +30,8 @@ from kt_twostage.cli._common import (
 from kt_twostage.cli._overrides import flag_words
 
 COMMANDS = (search, worker, compare, report, record, replay)
+# The commands that take the search settings' flags (`kt_twostage.cli._overrides`).
+SETTINGS_COMMANDS = ("search", "worker", "compare")
 
 
 def build_parser() -> ArgumentParser:
@@ -77,7 +79,11 @@ def _run_reporting_errors(args) -> int:
         raise  # a bug, not bad input: keep the traceback
     except (ValueError, RuntimeError, OSError) as error:
         # Bad input is the user's to fix: one line, no traceback.
-        message = flag_words(cli_words(" ".join(str(error).split())))
+        message = cli_words(" ".join(str(error).split()))
+        if args.command in SETTINGS_COMMANDS:
+            # Their settings fields have flags; other commands' messages
+            # (a table's `seed=1`) mean something else by the same words.
+            message = flag_words(message)
         print(f"kt-twostage {args.command}: error: {message}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
 
