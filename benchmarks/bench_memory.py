@@ -16,6 +16,9 @@ Usage:
     python benchmarks/bench_memory.py one --tuner twostage --out FILE.json
         (the backend is the environment's KERAS_BACKEND)
     python benchmarks/bench_memory.py plot FILE.json... [--out-dir DIR]
+    python benchmarks/bench_memory.py loop [--fits 40] [--release] [--malloc-trim]
+        (plain Keras fits of the same model, no tuner: RSS and Python objects
+        alive after each `fit`, `clear_session()` and `gc.collect()`)
 
 `all` runs `one` in a subprocess per pair, then writes `memory.json` (every
 curve) and `memory.png` (the plot) into `--out-dir`, and prints the growth
@@ -167,6 +170,55 @@ def run_one(args):
     print(summary_line(result))
 
 
+def run_loop(args):
+    """Plain Keras, no tuner: build, compile, fit, drop, clear, collect."""
+    import contextlib
+    import ctypes
+    import gc
+
+    import keras
+    import numpy as np
+
+    from kt_twostage import trial_memory
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(SAMPLES, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    curve, objects = [], []
+    release = trial_memory.released_after_trial
+    for index in range(args.fits):
+        with release() if args.release else contextlib.nullcontext():
+            keras.backend.clear_session()
+            gc.collect()
+            model = keras.Sequential(
+                [
+                    keras.Input((3,)),
+                    keras.layers.Dense(index + 1, activation="relu"),
+                    keras.layers.Dense(1, activation="sigmoid"),
+                ]
+            )
+            model.compile(
+                optimizer=keras.optimizers.RMSprop(1e-3),
+                loss="binary_crossentropy",
+                metrics=["accuracy"],
+            )
+            model.fit(x, y, validation_split=0.2, epochs=1, batch_size=32, verbose=0)
+            del model
+        keras.backend.clear_session()
+        gc.collect()
+        if args.malloc_trim:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        curve.append(rss_mib())
+        objects.append(len(gc.get_objects()))
+    print(
+        f"{keras.backend.backend()} release={args.release} "
+        f"malloc_trim={args.malloc_trim}: RSS after fit 10 {curve[9]:.0f} MiB, "
+        f"after fit {len(curve)} {curve[-1]:.0f} MiB "
+        f"({growth(curve, 10, len(curve)):+.1%}); Python objects alive "
+        f"{(objects[-1] - objects[9]) / (len(curve) - 10):+.0f} per fit"
+    )
+
+
 def summary_line(result):
     curve = result["rss_mib"]
     to_100 = growth(curve, 10, 100)
@@ -267,12 +319,21 @@ def main(argv=None):
     every.add_argument("--backends", default="tensorflow,jax")
     every.add_argument("--tuners", default=",".join(TUNERS))
     every.add_argument("--out-dir", default="docs/benchmarks/memory")
+    loop = commands.add_parser("loop", help="plain Keras fits, no tuner")
+    loop.add_argument("--fits", type=int, default=40)
+    loop.add_argument("--release", action="store_true")
+    loop.add_argument("--malloc-trim", action="store_true")
     plotting = commands.add_parser("plot", help="JSON and plot from `one` outputs")
     plotting.add_argument("results", nargs="+")
     plotting.add_argument("--out-dir", default="docs/benchmarks/memory")
     args = parser.parse_args(argv)
     if args.command == "plot":
         run_plot(args)
+        return
+    if args.command == "loop":
+        if args.fits < 11:
+            parser.error(f"Received --fits={args.fits}, expected at least 11.")
+        run_loop(args)
         return
     if args.trials < 100:
         parser.error(f"Received --trials={args.trials}, expected at least 100.")
