@@ -67,7 +67,8 @@ def test_search_freezes_and_skips_the_per_batch_hook(tmp_path):
     assert len(tuner.seen) == 2
     for frozen, names in tuner.seen:
         assert frozen
-        assert names == ["SaveBestWeights"]
+        # StopAtInterrupt: Ctrl-C stops the trial at the end of a batch.
+        assert names == ["SaveBestWeights", "StopAtInterrupt"]
     assert gc.get_freeze_count() == 0
 
 
@@ -75,7 +76,7 @@ def test_a_subclass_with_hooks_gets_them_called(tmp_path):
     tuner = run_search(HookedSpy, tmp_path)
     assert tuner._uses_tuner_hooks()
     for _, names in tuner.seen:
-        assert names == ["TunerCallback", "SaveBestWeights"]
+        assert names == ["TunerCallback", "SaveBestWeights", "StopAtInterrupt"]
 
 
 def test_search_unfreezes_after_an_error(tmp_path):
