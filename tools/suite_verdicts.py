@@ -6,7 +6,7 @@ the highest mean), and the paired difference with its table-noise interval
 (`summary.json`, `table_noise`). "loses" when that interval lies below 0, "wins"
 when above, "tie" otherwise. Writes a Markdown table to standard output.
 
-    python tools/suite_verdicts.py docs/benchmarks/suite/lcbench [--tuner two-stage-scout]
+    python tools/suite_verdicts.py docs/benchmarks/suite/lcbench --tuner two-stage-scout
 """
 
 from __future__ import annotations
