@@ -15,15 +15,7 @@ import argparse
 import json
 import os
 
-BASELINES = (
-    "random",
-    "random-es",
-    "bayesian",
-    "bayesian-es",
-    "hyperband",
-    "optuna-tpe",
-    "optuna-tpe-hyperband",
-)
+from kt_twostage.replay.tuners import BASELINE_TUNERS as BASELINES
 
 
 def verdicts(suite_dir, tuner):

@@ -136,6 +136,20 @@ class TableProfile:
         return cls(**values)
 
 
+def _on_imdb_short_data(model, what) -> TableProfile:
+    """A profile of another model and optimizer on imdb-short's data, 4 seeds."""
+    return TableProfile(
+        model=model,
+        num_words=10000,
+        max_length=80,
+        train_reviews=5000,
+        seeds=(0, 1, 2, 3),
+        learning_rates=halving_rates(halvings=8),
+        description=f"{what} (5,000 training reviews, 80 tokens, 10,000 words); "
+        "units 16-128; 10 learning rates from 7.8e-5 to 0.02; 4 seeds; 10 epochs",
+    )
+
+
 TABLE_PROFILES = {
     # This machine's table: 2 CPU cores, about 2 hours on the JAX backend.
     "imdb-cpu": TableProfile(
@@ -157,27 +171,11 @@ TABLE_PROFILES = {
     ),
     # Other problems for the benchmark suite: another model and optimizer
     # on imdb-short's data, 4 seeds.
-    "imdb-gru-adam": TableProfile(
-        model="gru-adam",
-        num_words=10000,
-        max_length=80,
-        train_reviews=5000,
-        seeds=(0, 1, 2, 3),
-        learning_rates=halving_rates(halvings=8),
-        description="GRU + Adam on imdb-short's data (5,000 training reviews, "
-        "80 tokens, 10,000 words); units 16-128; 10 learning rates from "
-        "7.8e-5 to 0.02; 4 seeds; 10 epochs",
-    ),
-    "imdb-conv1d-adam": TableProfile(
-        model="conv1d-adam",
-        num_words=10000,
-        max_length=80,
-        train_reviews=5000,
-        seeds=(0, 1, 2, 3),
-        learning_rates=halving_rates(halvings=8),
-        description="Conv1D (units = filters, kernel 5) + global max pooling + "
-        "Adam on imdb-short's data; units 16-128; 10 learning rates from "
-        "7.8e-5 to 0.02; 4 seeds; 10 epochs",
+    "imdb-gru-adam": _on_imdb_short_data("gru-adam", "GRU + Adam on imdb-short's data"),
+    "imdb-conv1d-adam": _on_imdb_short_data(
+        "conv1d-adam",
+        "Conv1D (units = filters, kernel 5) + global max pooling + Adam on "
+        "imdb-short's data",
     ),
     # The reference problem, for a GPU: hours there, weeks on a CPU.
     "imdb-reference": TableProfile(
