@@ -23,7 +23,10 @@ def test_a_process_that_froze_objects_itself_is_left_alone():
         frozen = gc.get_freeze_count()
         with _long_lived_objects_frozen():
             pass
-        assert gc.get_freeze_count() == frozen
+        # Neither unfrozen (0) nor frozen again (more). Frozen objects that
+        # another thread frees meanwhile (a test worker's background threads)
+        # leave the count, so it may drop a little.
+        assert 0.99 * frozen < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
 
