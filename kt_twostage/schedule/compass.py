@@ -113,21 +113,16 @@ def search_from(
     x = points[0]
     rates = [_rate(x) if len(points) > 1 else starts[0]]
     for index, score in enumerate(scores):
-        if index < len(points) and len(points) > 1:
-            # Trying the starts: keep the best, turn nowhere.
-            if score is not None and (
-                search.best_score is None
-                or rule.is_better(score, search.best_score, direction)
-            ):
-                search = dataclasses.replace(search, best_x=x, best_score=score)
-            search = dataclasses.replace(search, tried=(*search.tried, x))
-            if index + 1 < len(points):
-                x = points[index + 1]
-            else:
-                search, x = _next_point(search, bounds)
-        else:
+        # While trying the starts: keep the best, turn nowhere.
+        trying_starts = len(points) > 1 and index < len(points)
+        if not trying_starts:
             search = _after(search, x, score, direction)
-            search = dataclasses.replace(search, tried=(*search.tried, x))
+        elif _improves(search, score, direction):
+            search = dataclasses.replace(search, best_x=x, best_score=score)
+        search = dataclasses.replace(search, tried=(*search.tried, x))
+        if trying_starts and index + 1 < len(points):
+            x = points[index + 1]
+        else:
             search, x = _next_point(search, bounds)
         rates.append(_rate(x))
     return rates
@@ -138,12 +133,16 @@ def _rate(x) -> float:
     return float(f"{math.exp(x):.12g}")
 
 
-def _after(search: _Search, x, score, direction) -> _Search:
-    """The search after the trial at `x` scored `score`."""
-    improved = score is not None and (
+def _improves(search: _Search, score, direction) -> bool:
+    """Whether `score` is the best so far (None, a failed trial, never is)."""
+    return score is not None and (
         search.best_score is None or rule.is_better(score, search.best_score, direction)
     )
-    if improved:
+
+
+def _after(search: _Search, x, score, direction) -> _Search:
+    """The search after the trial at `x` scored `score`."""
+    if _improves(search, score, direction):
         return dataclasses.replace(
             search, best_x=x, best_score=score, tried_other=False
         )
