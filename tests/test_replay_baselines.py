@@ -142,3 +142,21 @@ def test_new_baselines_are_deterministic(curves, tuner):
     assert (first.trials, first.incumbents) == (again.trials, again.incumbents)
     other = search(curves, tuner, 1.0, 4)
     assert other.trials != first.trials
+
+
+def test_recommended_variant_trains_stage1_two_epochs_and_fills_the_budget(curves):
+    from kt_twostage.replay.tuners import RECOMMENDED_OPTIONS
+
+    assert RECOMMENDED_OPTIONS["stage1_epochs"] == 2
+    result = search(curves, RECOMMENDED, 1.0)
+    widths = len(curves.units)
+    stage1, stage2 = result.trials[:widths], result.trials[widths:]
+    assert sorted(t.units for t in stage1) == sorted(curves.units)
+    assert {(t.first_epoch, t.last_epoch) for t in stage1} == {(1, 2)}
+    # Stage 2 trains only the width stage 1 kept, and spends what is left
+    # (whole stage-2 trials of the budget after stage 1, and what early
+    # stopping saved while a whole trial still fits).
+    best_stage1 = max(stage1, key=lambda t: t.val_accuracy)
+    assert {t.units for t in stage2} == {best_stage1.units}
+    assert result.epochs_used <= result.search.budget_epochs
+    assert result.search.budget_epochs - result.epochs_used < 2 * EPOCHS

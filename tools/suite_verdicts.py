@@ -6,7 +6,8 @@ the highest mean), and the paired difference with its table-noise interval
 (`summary.json`, `table_noise`). "loses" when that interval lies below 0, "wins"
 when above, "tie" otherwise. Writes a Markdown table to standard output.
 
-    python tools/suite_verdicts.py docs/benchmarks/suite/lcbench --tuner two-stage-scout
+    python tools/suite_verdicts.py docs/benchmarks/suite/lcbench \
+        --tuner two-stage-scout-s1e2
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 
 from kt_twostage.replay.tuners import BASELINE_TUNERS as BASELINES
+from kt_twostage.replay.tuners import RECOMMENDED
 
 
 def verdicts(suite_dir, tuner):
@@ -70,7 +72,7 @@ def markdown(rows, tuner):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("suite_dir")
-    parser.add_argument("--tuner", default="two-stage-scout")
+    parser.add_argument("--tuner", default=RECOMMENDED)
     args = parser.parse_args(argv)
     print(markdown(verdicts(args.suite_dir, args.tuner), args.tuner))
 

@@ -180,38 +180,43 @@ def hyperband(space, budget, seed, settings):
 def two_stage_variant(**options):
     """A factory of the two-stage rule with `TwoStageOracle` `options`.
 
-    A variant that reinvests saved epochs spends what the budget leaves after
-    stage 1 on stage 2 (`stage2_trials` is set so that its stage-2 epochs
-    fill it); otherwise it keeps the reference's `stage2_trials`.
+    `options` may set `stage1_epochs` (the variant's own; the budget B stays
+    the reference schedule's). A variant that reinvests saved epochs spends
+    what the budget leaves after its stage 1 on stage 2 (`stage2_trials` is
+    set so that its stage-2 epochs fill it); otherwise it keeps the
+    reference's `stage2_trials`.
     """
 
     def factory(space, budget, seed, settings):
         from kt_twostage import TwoStageOracle
 
+        chosen = {"stage1_epochs": settings.stage1_epochs, **options}
         stage2_trials = settings.stage2_trials
-        if options.get("reinvest_stopped_epochs"):
-            stage1 = len(space.units) * settings.stage1_epochs
+        if chosen.get("reinvest_stopped_epochs"):
+            stage1 = len(space.units) * chosen["stage1_epochs"]
             stage2_trials = max(1, (budget - stage1) // settings.stage2_epochs)
         return TwoStageOracle(
             objective=_objective(),
             units_hp=UNITS_HP,
             learning_rate_hp=LEARNING_RATE_HP,
-            stage1_epochs=settings.stage1_epochs,
             stage2_epochs=settings.stage2_epochs,
             stage2_trials=stage2_trials,
             max_learning_rate=settings.max_learning_rate,
             stage1_learning_rate=settings.stage1_learning_rate,
             seed=seed,
-            **options,
+            **chosen,
         )
 
     return factory
 
 
+SCOUT_STAGE1_TWO_EPOCHS = "two-stage-scout-s1e2"
 EARLY_STOP = {
     "stage2_patience": VARIANT_PATIENCE,
     "reinvest_stopped_epochs": True,
 }
+# The recommended variant's `TwoStageOracle` options.
+RECOMMENDED_OPTIONS = {"stage2_rule": SCOUT, "stage1_epochs": 2, **EARLY_STOP}
 TUNERS = {
     # The reference rule; it stops when its schedule ends, also when the
     # budget would allow more.
@@ -235,6 +240,10 @@ TUNERS = {
     # A candidate: the compass search from two starts, the stage-1 learning
     # rate and the maximum, with early stopping.
     "two-stage-two-starts": two_stage_variant(stage2_rule=TWO_STARTS, **EARLY_STOP),
+    # The scout rule after a stage 1 of 2 epochs per width ("s1e2"): one
+    # epoch ranks the widths by how fast they start, not by how well they
+    # learn (LCBench's first epoch does not separate them).
+    SCOUT_STAGE1_TWO_EPOCHS: two_stage_variant(**RECOMMENDED_OPTIONS),
 }
 # Trials of these tuners are stopped as `EarlyStopping(patience)` stops them.
 SEARCH_PATIENCE = {"random-es": VARIANT_PATIENCE, "bayesian-es": VARIANT_PATIENCE}
@@ -248,7 +257,7 @@ BASELINE_TUNERS = (
     "optuna-tpe",
     "optuna-tpe-hyperband",
 )
-RECOMMENDED = "two-stage-scout"
+RECOMMENDED = SCOUT_STAGE1_TWO_EPOCHS
 # Run when `--tuners` is not given; `--tuners all` runs every one of `TUNERS`.
 DEFAULT_TUNERS = (REFERENCE, *BASELINE_TUNERS, RECOMMENDED)
 ALL = "all"
