@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ImdbData": "kt_twostage.imdb.data",
     "ImdbLstmHyperModel": "kt_twostage.imdb.hypermodel",
+    "RECOMMENDED_VARIANT": "kt_twostage.schedule.compass",
     "ResilientOracle": "kt_twostage.resilient_oracle",
     "ScheduleConfig": "kt_twostage.schedule.config",
     "ScheduleError": "kt_twostage.schedule.config",

@@ -120,3 +120,17 @@ def test_cli_and_settings_reach_the_tuner(tmp_path):
 def test_settings_reject_bad_values(name):
     with pytest.raises(ValueError, match=f"argument `{name}`"):
         ImdbSearchSettings(**{name: 0})
+
+
+def test_recommended_variant_flag_sets_the_variant_and_explicit_flags_win(tmp_path):
+    from kt_twostage import RECOMMENDED_VARIANT
+
+    settings = parse("--recommended-variant", "--directory", str(tmp_path))
+    for field, value in RECOMMENDED_VARIANT.items():
+        assert getattr(settings, field) == value
+    tuner = build_tuner(settings)
+    assert tuner.oracle.stage1_epochs == 2
+    assert tuner.oracle.stage2_rule == "scout"
+    explicit = parse("--recommended-variant", "--stage2-patience", "3")
+    assert explicit.stage2_patience == 3
+    assert explicit.stage1_epochs == 2

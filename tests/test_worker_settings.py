@@ -86,3 +86,23 @@ def test_the_published_file_holds_the_settings(tmp_path, published):
     path = tmp_path / "project" / SETTINGS_FILE
     saved = json.loads(path.read_text())
     assert saved["stage2_trials"] == 3 and "overwrite" not in saved
+
+
+def test_recommended_variant_on_the_worker_is_checked_against_the_chief(
+    tmp_path, monkeypatch
+):
+    from kt_twostage import RECOMMENDED_VARIANT
+
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "5000")
+    chief = dataclasses.replace(
+        CHIEF, directory=str(tmp_path), project_name="project", **RECOMMENDED_VARIANT
+    )
+    publish_settings(chief)
+    settings = worker_settings(worker_args(tmp_path, "--recommended-variant"))
+    assert settings.stage1_epochs == 2 and settings.stage2_rule == "scout"
+    # A worker with the variant, against a chief without it, is refused.
+    publish_settings(dataclasses.replace(chief, stage1_epochs=1))
+    with pytest.raises(UsageError, match="stage1_epochs: the chief has 1"):
+        worker_settings(worker_args(tmp_path, "--recommended-variant"))

@@ -50,8 +50,9 @@ OVERRIDES = {
         str,
         "how stage 2 moves the learning rate: 'reference' (halve after an "
         "improvement, else halfway back to the maximum), 'compass' (a line "
-        "search from the stage-1 learning rate; see the README) or 'scout' "
-        "(4 learning rates across the range, then the compass search)",
+        "search from the stage-1 learning rate; see the README), 'scout' (5 "
+        "learning rates across the range, both ends included, then the "
+        "compass search) or 'compass-two-starts'",
     ),
     "keep_checkpoints": (
         int,

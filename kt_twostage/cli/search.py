@@ -112,6 +112,13 @@ def add_settings_arguments(parser):
         "more stage-2 trials (within --stage2-trials x --stage2-epochs)",
     )
     parser.add_argument(
+        "--recommended-variant",
+        action="store_true",
+        help="the variant the benchmark suite recommends: --stage1-epochs 2 "
+        "--stage2-rule scout --stage2-patience 2 --reinvest-stopped-epochs "
+        "(a flag given explicitly wins); see the README's 'Does it pay?'",
+    )
+    parser.add_argument(
         "--mixed-precision",
         action="store_true",
         help="build the models under Keras' mixed_float16 policy (for GPUs; "
@@ -143,6 +150,11 @@ def settings_from_args(args) -> ImdbSearchSettings:
         overrides["mixed_precision"] = True
     if args.reinvest_stopped_epochs:
         overrides["reinvest_stopped_epochs"] = True
+    if args.recommended_variant:
+        from kt_twostage.schedule.compass import RECOMMENDED_VARIANT
+
+        for field, value in RECOMMENDED_VARIANT.items():
+            overrides.setdefault(field, value)
     try:
         return dataclasses.replace(PRESETS[args.preset], **overrides)
     except ValueError as error:

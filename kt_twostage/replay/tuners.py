@@ -60,6 +60,7 @@ from kt_twostage.compare.budget import (
 from kt_twostage.replay.settings import LEARNING_RATE_HP, OBJECTIVE, UNITS_HP
 from kt_twostage.schedule.compass import (
     COMPASS,
+    RECOMMENDED_VARIANT,
     SCOUT,
     TWO_STARTS,
     VARIANT_OPTIONS,
@@ -216,7 +217,7 @@ EARLY_STOP = {
     "reinvest_stopped_epochs": True,
 }
 # The recommended variant's `TwoStageOracle` options.
-RECOMMENDED_OPTIONS = {"stage2_rule": SCOUT, "stage1_epochs": 2, **EARLY_STOP}
+RECOMMENDED_OPTIONS = RECOMMENDED_VARIANT
 TUNERS = {
     # The reference rule; it stops when its schedule ends, also when the
     # budget would allow more.

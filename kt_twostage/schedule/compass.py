@@ -47,6 +47,17 @@ VARIANT_OPTIONS = {
     "stage2_patience": VARIANT_PATIENCE,
     "reinvest_stopped_epochs": True,
 }
+# The variant the replay suite recommends (`two-stage-scout-s1e2`; see the
+# README's "Does it pay?"): `TwoStageOracle(**RECOMMENDED_VARIANT)` /
+# `kt-twostage search --recommended-variant`. Stage 1 trains every width 2
+# epochs (one epoch ranks widths by how fast they start), stage 2 is the
+# scout rule with early stopping and reinvested epochs.
+RECOMMENDED_VARIANT = {
+    "stage1_epochs": 2,
+    "stage2_rule": SCOUT,
+    "stage2_patience": VARIANT_PATIENCE,
+    "reinvest_stopped_epochs": True,
+}
 # Steps below this (in log learning rate) would repeat a learning rate.
 _SMALLEST_STEP = 1e-6
 
