@@ -8,6 +8,10 @@ tuner in `kt_twostage.compare.tuners`).
 A run name is a tuner name, or `twostage-patience{P}`: the two-stage tuner
 again with `stage2_patience=P` (see `ComparisonPlan.stage2_patience`).
 
+The two-stage variants (`twostage-compass`, `twostage-scout-s1e2`) and
+`random-es` (RandomSearch with `EarlyStopping`, as the replay's `random-es`)
+run when named only (`OPT_IN_TUNERS`).
+
 Pure at import: the factories import Keras Tuner when they are called, so
 that the command line can list and check the names without TensorFlow.
 """
@@ -18,11 +22,18 @@ import dataclasses
 from collections.abc import Callable
 
 from kt_twostage.compare import budget
-from kt_twostage.schedule.compass import VARIANT_OPTIONS
+from kt_twostage.schedule.compass import (
+    RECOMMENDED_VARIANT,
+    VARIANT_OPTIONS,
+    VARIANT_PATIENCE,
+)
 
 TWO_STAGE = "twostage"
 PATIENCE_PREFIX = "twostage-patience"
 COMPASS = "twostage-compass"
+# The recommended variant (the replay's `two-stage-scout-s1e2`).
+SCOUT_S1E2 = "twostage-scout-s1e2"
+RANDOM_EARLY_STOPPING = "random-es"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,22 +87,37 @@ class Baseline:
 
 
 def _two_stage_tuner(plan, setup, **options):
-    """The recording `TwoStageTuner` of one run, with `TwoStageTuner` options."""
+    """The recording `TwoStageTuner` of one run, with `TwoStageTuner` options.
+
+    `options` may set `stage1_epochs` (the variant's own; the budget stays
+    the plan's). A variant that reinvests saved epochs spends what the
+    budget leaves after its stage 1 on stage 2 (`stage2_trials` is set so
+    that its stage-2 epochs fill it, as the replay's `two_stage_variant`
+    does); otherwise it keeps the plan's `stage2_trials`.
+    """
     from kt_twostage.compare import tuners
 
+    chosen = {"stage1_epochs": plan.stage1_epochs, **options}
     return tuners.RecordingTwoStageTuner(
         objective=tuners.keras_objective(plan),
         units_hp=plan.units_hp,
         learning_rate_hp=plan.learning_rate_hp,
-        stage1_epochs=plan.stage1_epochs,
         stage2_epochs=plan.stage2_epochs,
-        stage2_trials=plan.stage2_trials,
+        stage2_trials=_stage2_trials(plan, chosen),
         max_learning_rate=plan.max_learning_rate,
         stage1_learning_rate=plan.stage1_learning_rate,
         seed=budget.train_seed(setup.seed),
-        **options,
+        **chosen,
         **setup.tuner_kwargs(),
     )
+
+
+def _stage2_trials(plan, options) -> int:
+    """`stage2_trials` of a two-stage run with `TwoStageTuner` `options`."""
+    if not options.get("reinvest_stopped_epochs"):
+        return plan.stage2_trials
+    stage1 = len(plan.units) * options["stage1_epochs"]
+    return max(1, (plan.budget_epochs - stage1) // plan.stage2_epochs)
 
 
 def _two_stage(plan, setup):
@@ -108,6 +134,14 @@ def _two_stage_compass(plan, setup):
     return _two_stage_tuner(plan, setup, **VARIANT_OPTIONS), {}
 
 
+def _two_stage_scout_s1e2(plan, setup):
+    """The recommended variant (`schedule.compass.RECOMMENDED_VARIANT`, the
+    replay's `two-stage-scout-s1e2`): a stage 1 of 2 epochs per width, then
+    the scout rule with early-stopped stage-2 trials and the saved epochs
+    reinvested, within the plan's budget."""
+    return _two_stage_tuner(plan, setup, **RECOMMENDED_VARIANT), {}
+
+
 def _random_search(plan, setup):
     from kt_twostage.compare import tuners
 
@@ -119,6 +153,32 @@ def _random_search(plan, setup):
         **setup.tuner_kwargs(),
     )
     return tuner, {"epochs": plan.stage2_epochs}
+
+
+def _random_search_early_stopping(plan, setup):
+    """RandomSearch with `EarlyStopping(patience=VARIANT_PATIENCE)` on the
+    objective: trials of up to `stage2_epochs` epochs, each charged the
+    epochs it trained; new trials while a whole `stage2_epochs` trial still
+    fits in the budget (the replay's `random-es`)."""
+    import keras
+
+    from kt_twostage.compare import tuners
+
+    oracle = tuners.BudgetRandomSearchOracle(
+        objective=tuners.keras_objective(plan),
+        # The budget stops it: more trials than the budget has epochs.
+        max_trials=plan.budget_epochs + 1,
+        seed=budget.oracle_seed(setup.seed),
+        epoch_budget=plan.budget_epochs,
+        trial_epochs=plan.stage2_epochs,
+    )
+    tuner = tuners.RecordingBudgetTuner(
+        oracle=oracle, train_seed=budget.train_seed(setup.seed), **setup.tuner_kwargs()
+    )
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=plan.objective, patience=VARIANT_PATIENCE, mode=plan.direction
+    )
+    return tuner, {"epochs": plan.stage2_epochs, "callbacks": [early_stopping]}
 
 
 def _bayesian(plan, setup):
@@ -170,7 +230,14 @@ def _grid(plan, setup):
 BASELINES = {
     TWO_STAGE: Baseline("TwoStageTuner", _two_stage),
     COMPASS: Baseline("TwoStageTuner (compass, early stop)", _two_stage_compass),
+    SCOUT_S1E2: Baseline(
+        "TwoStageTuner (scout, stage 1 of 2 epochs, early stop)",
+        _two_stage_scout_s1e2,
+    ),
     "random": Baseline("RandomSearch", _random_search),
+    RANDOM_EARLY_STOPPING: Baseline(
+        "RandomSearch (early stop)", _random_search_early_stopping
+    ),
     "bayesian": Baseline("BayesianOptimization", _bayesian),
     "hyperband": Baseline("Hyperband", _hyperband),
     # Every units value times a log grid of learning rates (its own oracle:
@@ -178,14 +245,16 @@ BASELINES = {
     "grid": Baseline("reference grid", _grid, reference=True),
 }
 TUNERS = tuple(BASELINES)
+# Run only when named: the two-stage variants and the early-stopped baseline.
+OPT_IN_TUNERS = (COMPASS, SCOUT_S1E2, RANDOM_EARLY_STOPPING)
 # Run when none are named: the reference rule, the built-in tuners, the grid.
-DEFAULT_TUNERS = tuple(name for name in TUNERS if name != COMPASS)
+DEFAULT_TUNERS = tuple(name for name in TUNERS if name not in OPT_IN_TUNERS)
 LABELS = {name: baseline.label for name, baseline in BASELINES.items()}
 
 
 def is_two_stage(name) -> bool:
     """Whether run name `name` is the two-stage tuner or a variant of it."""
-    return name in (TWO_STAGE, COMPASS) or name.startswith(PATIENCE_PREFIX)
+    return name in (TWO_STAGE, COMPASS, SCOUT_S1E2) or name.startswith(PATIENCE_PREFIX)
 
 
 def baseline(name) -> Baseline:

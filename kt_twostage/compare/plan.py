@@ -53,7 +53,8 @@ class ComparisonPlan:
             stage 2, as the run `twostage-patience{P}`; the budget of the
             other tuners stays the plain schedule's.
         tuners: Which of `TUNERS` to run. Defaults to `DEFAULT_TUNERS` (all
-            but the variant `twostage-compass`).
+            but `OPT_IN_TUNERS`: the variants `twostage-compass` and
+            `twostage-scout-s1e2`, and `random-es`).
         seeds: Sequence of non-negative integer seeds; each tuner runs once
             per seed. Defaults to `(0, 1, 2)`.
         grid_seeds: Seeds of the grid. Defaults to `None`: the first seed.

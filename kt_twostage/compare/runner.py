@@ -10,6 +10,15 @@ validation split, the tuners of `BASELINES`:
 - `random`, `bayesian`: `keras_tuner.RandomSearch` and
   `keras_tuner.BayesianOptimization` with `budget // stage2_epochs` trials of
   `stage2_epochs` epochs each;
+- `random-es` (when named): `keras_tuner.RandomSearch`'s oracle with
+  `keras.callbacks.EarlyStopping(patience=2)` on the objective in the search
+  callbacks: trials of up to `stage2_epochs` epochs, each charged the epochs
+  it trained, new ones while a whole `stage2_epochs` trial still fits in the
+  budget (`BudgetRandomSearchOracle`);
+- `twostage-compass`, `twostage-scout-s1e2` (when named): `TwoStageTuner`
+  variants with early-stopped stage-2 trials whose saved epochs buy more
+  stage-2 trials within the budget (`schedule.compass.VARIANT_OPTIONS`,
+  `RECOMMENDED_VARIANT`);
 - `hyperband`: `keras_tuner.Hyperband` with `max_epochs = stage2_epochs` and
   the `factor` / `hyperband_iterations` whose total is the smallest at or
   above the budget, stopped once the epochs of its started trials reach the

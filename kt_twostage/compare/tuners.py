@@ -3,8 +3,10 @@
 The `Recorder` mixin times every trial and counts the epochs it really
 trains; the recording tuners are the compared tuners with it. `GridOracle`
 runs a fixed grid, `BudgetHyperbandOracle` stops Hyperband at an epoch
-budget. `search_space` and `objective_of` read what a comparison needs from
-the hypermodel and the objective.
+budget, `BudgetRandomSearchOracle` stops RandomSearch (whose trials early
+stopping may cut short) at an epoch budget. `search_space` and
+`objective_of` read what a comparison needs from the hypermodel and the
+objective.
 """
 
 from __future__ import annotations
@@ -80,6 +82,67 @@ class BudgetHyperbandOracle(keras_tuner.oracles.HyperbandOracle):
         self.epoch_budget = state.get("epoch_budget")
 
 
+class BudgetRandomSearchOracle(keras_tuner.oracles.RandomSearchOracle):
+    """keras_tuner's `RandomSearchOracle`, stopped at an epoch budget.
+
+    For trials that may train fewer than `trial_epochs` epochs (stopped by
+    `EarlyStopping`): a trial starts only while a whole `trial_epochs` trial
+    still fits in `epoch_budget`, each ended trial charged the epochs it
+    trained (`record_trained_epochs`, called by the tuner as the trial
+    ends), a trial still running (or ended without a count) charged
+    `trial_epochs`. So the search never trains more than `epoch_budget`
+    epochs. Pass a large `max_trials`: the budget, not it, ends the search.
+    """
+
+    def __init__(self, *args, epoch_budget=None, trial_epochs=None, **kwargs):
+        if (epoch_budget is None) != (trial_epochs is None):
+            raise ValueError(
+                "Pass both `epoch_budget` and `trial_epochs`, or neither; got "
+                f"epoch_budget={epoch_budget!r}, trial_epochs={trial_epochs!r}."
+            )
+        self.epoch_budget = epoch_budget
+        self.trial_epochs = trial_epochs
+        self.trained_epochs = {}
+        super().__init__(*args, **kwargs)
+
+    @keras_tuner.synchronized
+    def record_trained_epochs(self, trial_id, epochs):
+        """Charge trial `trial_id` the `epochs` it trained (before it ends)."""
+        self.trained_epochs[trial_id] = int(epochs)
+
+    def committed_epochs(self):
+        """Epochs of the trials started so far, a running one as a whole trial."""
+        return sum(
+            self.trained_epochs.get(trial_id, self.trial_epochs)
+            for trial_id in self.trials
+        )
+
+    def populate_space(self, trial_id):
+        if (
+            self.epoch_budget is not None
+            and self.committed_epochs() + self.trial_epochs > self.epoch_budget
+        ):
+            if self.ongoing_trials:
+                # A running trial may stop early and leave room for one more.
+                return {"status": trial_module.TrialStatus.IDLE}
+            return {"status": trial_module.TrialStatus.STOPPED}
+        return super().populate_space(trial_id)
+
+    def get_state(self):
+        return {
+            **super().get_state(),
+            "epoch_budget": self.epoch_budget,
+            "trial_epochs": self.trial_epochs,
+            "trained_epochs": self.trained_epochs,
+        }
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.epoch_budget = state.get("epoch_budget")
+        self.trial_epochs = state.get("trial_epochs")
+        self.trained_epochs = dict(state.get("trained_epochs", {}))
+
+
 class Recorder:
     """Mixin: times every trial and counts the epochs it really trains.
 
@@ -148,6 +211,17 @@ class RecordingBayesianOptimization(Recorder, keras_tuner.BayesianOptimization):
 
 class RecordingGridTuner(Recorder, keras_tuner.Tuner):
     pass
+
+
+class RecordingBudgetTuner(Recorder, keras_tuner.Tuner):
+    """A recording tuner of a `BudgetRandomSearchOracle`: tells the oracle
+    the epochs each trial trained as it ends (Keras Tuner reports no
+    per-epoch results to the oracle)."""
+
+    def on_trial_end(self, trial):
+        epochs = self.trial_log[trial.trial_id]["epochs"]
+        self.oracle.record_trained_epochs(trial.trial_id, epochs)
+        super().on_trial_end(trial)
 
 
 class RecordingHyperband(Recorder, keras_tuner.Hyperband):
