@@ -41,7 +41,14 @@ def test_new_tuners_are_registered_but_not_run_by_default():
 
 
 def test_scout_s1e2_runs_the_replays_recommended_variant():
-    assert replay_tuners.RECOMMENDED_OPTIONS == RECOMMENDED_VARIANT
+    from kt_twostage.replay.settings import ReplaySettings, SearchSpace
+
+    space = SearchSpace((8, 16), 1e-4, 0.02, 0.001)
+    settings = ReplaySettings(1, 4, 3, 0.001, 0.02)
+    factory = replay_tuners.TUNERS[replay_tuners.RECOMMENDED]
+    oracle = factory(space, 20, 1_000_000, settings)
+    for option, value in RECOMMENDED_VARIANT.items():
+        assert getattr(oracle, option) == value
     assert RECOMMENDED_VARIANT["stage1_epochs"] == 2
     assert RECOMMENDED_VARIANT["stage2_rule"] == "scout"
     assert RECOMMENDED_VARIANT["stage2_patience"] == VARIANT_PATIENCE == 2

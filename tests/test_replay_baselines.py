@@ -145,9 +145,9 @@ def test_new_baselines_are_deterministic(curves, tuner):
 
 
 def test_recommended_variant_trains_stage1_two_epochs_and_fills_the_budget(curves):
-    from kt_twostage.replay.tuners import RECOMMENDED_OPTIONS
+    from kt_twostage.schedule.compass import RECOMMENDED_VARIANT
 
-    assert RECOMMENDED_OPTIONS["stage1_epochs"] == 2
+    assert RECOMMENDED_VARIANT["stage1_epochs"] == 2
     result = search(curves, RECOMMENDED, 1.0)
     widths = len(curves.units)
     stage1, stage2 = result.trials[:widths], result.trials[widths:]

@@ -49,11 +49,7 @@ def explicit_settings(args) -> dict:
     for flag in ("mixed_precision", "reinvest_stopped_epochs"):
         if getattr(args, flag):
             given[flag] = True
-    if getattr(args, "recommended_variant", False):
-        from kt_twostage.schedule.compass import RECOMMENDED_VARIANT
-
-        for field, value in RECOMMENDED_VARIANT.items():
-            given.setdefault(field, value)
+    search.add_recommended_variant(args, given)
     if args.preset is None:
         return given
     probe = argparse.Namespace(**vars(args))

@@ -150,15 +150,22 @@ def settings_from_args(args) -> ImdbSearchSettings:
         overrides["mixed_precision"] = True
     if args.reinvest_stopped_epochs:
         overrides["reinvest_stopped_epochs"] = True
-    if args.recommended_variant:
-        from kt_twostage.schedule.compass import RECOMMENDED_VARIANT
-
-        for field, value in RECOMMENDED_VARIANT.items():
-            overrides.setdefault(field, value)
+    add_recommended_variant(args, overrides)
     try:
         return dataclasses.replace(PRESETS[args.preset], **overrides)
     except ValueError as error:
         raise UsageError(_overrides.flag_words(str(error))) from error
+
+
+def add_recommended_variant(args, overrides):
+    """With `--recommended-variant`: the variant's settings
+    (`RECOMMENDED_VARIANT`) into `overrides`, where no flag set them."""
+    if not getattr(args, "recommended_variant", False):
+        return
+    from kt_twostage.schedule.compass import RECOMMENDED_VARIANT
+
+    for field, value in RECOMMENDED_VARIANT.items():
+        overrides.setdefault(field, value)
 
 
 def settings_argv(args, chief=True):

@@ -116,8 +116,12 @@ def _stage2_trials(plan, options) -> int:
     """`stage2_trials` of a two-stage run with `TwoStageTuner` `options`."""
     if not options.get("reinvest_stopped_epochs"):
         return plan.stage2_trials
-    stage1 = len(plan.units) * options["stage1_epochs"]
-    return max(1, (plan.budget_epochs - stage1) // plan.stage2_epochs)
+    return budget.reinvested_stage2_trials(
+        plan.budget_epochs,
+        len(plan.units),
+        options["stage1_epochs"],
+        plan.stage2_epochs,
+    )
 
 
 def _two_stage(plan, setup):

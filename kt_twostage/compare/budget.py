@@ -21,6 +21,13 @@ def two_stage_budget(num_units, stage1_epochs, stage2_epochs, stage2_trials) -> 
     return num_units * stage1_epochs + stage2_trials * stage2_epochs
 
 
+def reinvested_stage2_trials(budget, num_units, stage1_epochs, stage2_epochs) -> int:
+    """`stage2_trials` of a two-stage variant that reinvests the epochs early
+    stopping saves: the whole stage-2 trials that fit in what `budget` leaves
+    after its stage 1, at least one."""
+    return max(1, (budget - num_units * stage1_epochs) // stage2_epochs)
+
+
 def random_search_trials(budget, stage2_epochs) -> int:
     """`max_trials` of RandomSearch and BayesianOptimization at `budget`.
 

@@ -56,6 +56,7 @@ from kt_twostage.compare.budget import (
     bayesian_initial_points,
     plan_hyperband,
     random_search_trials,
+    reinvested_stage2_trials,
 )
 from kt_twostage.replay.settings import LEARNING_RATE_HP, OBJECTIVE, UNITS_HP
 from kt_twostage.schedule.compass import (
@@ -194,8 +195,12 @@ def two_stage_variant(**options):
         chosen = {"stage1_epochs": settings.stage1_epochs, **options}
         stage2_trials = settings.stage2_trials
         if chosen.get("reinvest_stopped_epochs"):
-            stage1 = len(space.units) * chosen["stage1_epochs"]
-            stage2_trials = max(1, (budget - stage1) // settings.stage2_epochs)
+            stage2_trials = reinvested_stage2_trials(
+                budget,
+                len(space.units),
+                chosen["stage1_epochs"],
+                settings.stage2_epochs,
+            )
         return TwoStageOracle(
             objective=_objective(),
             units_hp=UNITS_HP,
@@ -216,8 +221,6 @@ EARLY_STOP = {
     "stage2_patience": VARIANT_PATIENCE,
     "reinvest_stopped_epochs": True,
 }
-# The recommended variant's `TwoStageOracle` options.
-RECOMMENDED_OPTIONS = RECOMMENDED_VARIANT
 TUNERS = {
     # The reference rule; it stops when its schedule ends, also when the
     # budget would allow more.
@@ -244,7 +247,7 @@ TUNERS = {
     # The scout rule after a stage 1 of 2 epochs per width ("s1e2"): one
     # epoch ranks the widths by how fast they start, not by how well they
     # learn (LCBench's first epoch does not separate them).
-    SCOUT_STAGE1_TWO_EPOCHS: two_stage_variant(**RECOMMENDED_OPTIONS),
+    SCOUT_STAGE1_TWO_EPOCHS: two_stage_variant(**RECOMMENDED_VARIANT),
 }
 # Trials of these tuners are stopped as `EarlyStopping(patience)` stops them.
 SEARCH_PATIENCE = {"random-es": VARIANT_PATIENCE, "bayesian-es": VARIANT_PATIENCE}
