@@ -1,5 +1,7 @@
 # Design screen of the second round (docs/benchmarks/design/README.md), as run:
-# PYTHONPATH=<snapshot of kt_twostage> python design.py SEEDS SUITE_DIR TABLE...
+# PYTHONPATH=<snapshot of kt_twostage> python design.py SET SEEDS SUITE_DIR TABLE...
+# SET is "first" (imdb.log, lcb.log) or "second" (imdb_b.log, lcb_b.log): the two
+# candidate sets screened, one after the other.
 import json
 import os
 import statistics as st
@@ -14,17 +16,35 @@ from kt_twostage.schedule.compass import SCOUT, TWO_STARTS
 from kt_twostage.tabular.table import read_table
 
 ES = T.EARLY_STOP
-CANDS = {
-    "c-scout": T.two_stage_variant(stage2_rule=SCOUT, **ES),
-    "c-scout-s1e2": T.two_stage_variant(stage2_rule=SCOUT, stage1_epochs=2, **ES),
-    "c-scout-s1e3": T.two_stage_variant(stage2_rule=SCOUT, stage1_epochs=3, **ES),
-    "c-twostarts-s1e3": T.two_stage_variant(
-        stage2_rule=TWO_STARTS, stage1_epochs=3, **ES
-    ),
-    "c-ref-es-s1e3": T.two_stage_variant(stage1_epochs=3, **ES),
+CANDIDATE_SETS = {
+    "first": {
+        "c-scout": T.two_stage_variant(stage2_rule=SCOUT, **ES),
+        "c-scout-s1e2": T.two_stage_variant(stage2_rule=SCOUT, stage1_epochs=2, **ES),
+        "c-scout-s1e3": T.two_stage_variant(stage2_rule=SCOUT, stage1_epochs=3, **ES),
+        "c-twostarts-s1e3": T.two_stage_variant(
+            stage2_rule=TWO_STARTS, stage1_epochs=3, **ES
+        ),
+        "c-ref-es-s1e3": T.two_stage_variant(stage1_epochs=3, **ES),
+    },
+    "second": {
+        "c-scout-s1e2-p3": T.two_stage_variant(
+            stage2_rule=SCOUT,
+            stage1_epochs=2,
+            stage2_patience=3,
+            reinvest_stopped_epochs=True,
+        ),
+        "c-scout-s1e3-p3": T.two_stage_variant(
+            stage2_rule=SCOUT,
+            stage1_epochs=3,
+            stage2_patience=3,
+            reinvest_stopped_epochs=True,
+        ),
+        "c-scout-s1e2": T.two_stage_variant(stage2_rule=SCOUT, stage1_epochs=2, **ES),
+    },
 }
+CANDS = CANDIDATE_SETS[sys.argv[1]]
 T.TUNERS.update(CANDS)
-seeds, suite_dir, tables = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+seeds, suite_dir, tables = int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 out = {}
 for path in tables:
     curves = read_table(path)
@@ -68,4 +88,4 @@ for path in tables:
         print(f"  {time.time() - t:.0f}s", flush=True)
 for c, d in out.items():
     print(c, {k: round(st.mean(v), 2) for k, v in d.items()})
-json.dump(out, open(f"/tmp/design2/ranks-{os.getpid()}.json", "w"))
+json.dump(out, open(f"ranks-{sys.argv[1]}.json", "w"))
